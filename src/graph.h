@@ -1,0 +1,121 @@
+/* graph.h -- graph builder, memory planner and executor (src/graph.c, src/planner.c,
+ * src/graph_ops.c).
+ *
+ * A model-family builder (src/models/*.c) makes a graph for one input shape:
+ *
+ *     oc_graph *g = oc_graph_new();
+ *     oc_tid x = oc_g_input(g, "images", oc_shape4(1, 3, 640, 640));
+ *     x = oc_g_conv2d(g, x, &desc, weights, OC_NONE);       // weights owned by the model
+ *     oc_g_name(g, x, "layer%d", 0);                         // optional, for debugging/parity
+ *     ...
+ *     oc_g_output(g, y, "output0");
+ *     if (oc_graph_status(g) != OC_OK) ... oc_last_error() has the first failure's message
+ *
+ * Builder calls never crash on bad arguments: the first failure (bad shape, -1 input) is
+ * recorded in the graph (sticky) and every later call returns OC_NONE, so a builder can chain
+ * calls and check once at the end. Every node's output shape is known when it is added.
+ */
+#ifndef OC_GRAPH_H
+#define OC_GRAPH_H
+
+#include "internal.h"
+#include "ops.h"
+
+typedef int oc_tid;  /* tensor id in a graph; OC_NONE when absent/invalid */
+#define OC_NONE (-1)
+
+typedef struct {
+    int ndim;
+    int64_t d[OC_MAX_DIMS];
+} oc_shape;
+
+static inline oc_shape oc_shape1(int64_t a) { oc_shape s = {1, {a}}; return s; }
+static inline oc_shape oc_shape2(int64_t a, int64_t b) { oc_shape s = {2, {a, b}}; return s; }
+static inline oc_shape oc_shape3(int64_t a, int64_t b, int64_t c) { oc_shape s = {3, {a, b, c}}; return s; }
+static inline oc_shape oc_shape4(int64_t a, int64_t b, int64_t c, int64_t d) { oc_shape s = {4, {a, b, c, d}}; return s; }
+int64_t oc_shape_numel(const oc_shape *s);
+
+typedef struct oc_graph oc_graph;
+
+oc_graph *oc_graph_new(void);
+void oc_graph_free(oc_graph *g);
+/* OC_OK, or the first builder failure (whose message was set with oc_error then). */
+oc_status oc_graph_status(const oc_graph *g);
+/* Record a failure from builder code (e.g. a missing weight); returns st. */
+oc_status oc_graph_fail(oc_graph *g, oc_status st);
+
+oc_tid oc_g_input(oc_graph *g, const char *name, oc_shape s);
+void oc_g_output(oc_graph *g, oc_tid t, const char *name);
+void oc_g_name(oc_graph *g, oc_tid t, const char *fmt, ...) OC_PRINTF(3, 4);
+oc_shape oc_g_shape(const oc_graph *g, oc_tid t);
+/* A constant tensor; data is owned by the caller (the model) and must outlive the graph. */
+oc_tid oc_g_const(oc_graph *g, oc_shape s, const float *data);
+
+/* ---- op nodes (src/graph_ops.c); each returns the new tensor or OC_NONE ---- */
+/* x [N][C][H][W]; residual OC_NONE or same shape as the output: y = act(conv+b) + residual */
+oc_tid oc_g_conv2d(oc_graph *g, oc_tid x, const oc_conv2d_desc *d, const oc_conv2d_weights *w,
+                   oc_tid residual);
+oc_tid oc_g_conv_transpose2d(oc_graph *g, oc_tid x, const oc_conv2d_desc *d,
+                             const float *weight, const float *bias);
+oc_tid oc_g_maxpool2d(oc_graph *g, oc_tid x, const oc_pool2d_desc *d);
+oc_tid oc_g_avgpool2d(oc_graph *g, oc_tid x, const oc_pool2d_desc *d);
+oc_tid oc_g_upsample_nearest(oc_graph *g, oc_tid x, int oh, int ow);
+oc_tid oc_g_upsample_bilinear(oc_graph *g, oc_tid x, int oh, int ow, int align_corners);
+oc_tid oc_g_binary(oc_graph *g, oc_binop op, oc_tid a, oc_tid b);  /* broadcasting */
+oc_tid oc_g_act(oc_graph *g, oc_act act, oc_tid x);
+oc_tid oc_g_softmax(oc_graph *g, oc_tid x, int axis);               /* axis < 0 from the end */
+oc_tid oc_g_layernorm(oc_graph *g, oc_tid x, const float *gamma, const float *beta, float eps);
+/* x [..., in] -> [..., out]; w [out][in] */
+oc_tid oc_g_linear(oc_graph *g, oc_tid x, const float *w, const float *bias, int in, int out,
+                   oc_act act);
+/* batched matmul over equal leading dims: a [..., M, K] (or [..., K, M] if trans_a) */
+oc_tid oc_g_matmul(oc_graph *g, oc_tid a, oc_tid b, int trans_a, int trans_b);
+oc_tid oc_g_concat(oc_graph *g, const oc_tid *xs, int n, int axis);
+/* x[..., start:end, ...] along axis; a zero-copy view when the slice is contiguous */
+oc_tid oc_g_slice(oc_graph *g, oc_tid x, int axis, int64_t start, int64_t end);
+/* same element count; a zero-copy view */
+oc_tid oc_g_reshape(oc_graph *g, oc_tid x, oc_shape s);
+oc_tid oc_g_permute(oc_graph *g, oc_tid x, const int *perm);
+/* attention: d gives sizes, scale and strides relative to each tensor's start; out_shape is
+ * the shape of the output tensor that d's o_* strides address. bias may be OC_NONE. */
+oc_tid oc_g_attention(oc_graph *g, oc_tid q, oc_tid k, oc_tid v, oc_tid bias,
+                      const oc_attn_desc *d, oc_shape out_shape);
+
+/* A custom node for family-specific steps (e.g. a detection head's decode). params is copied
+ * (params_size bytes) into the graph. */
+typedef void (*oc_custom_fn)(const oc_ctx *ctx, const void *params, const float *const *ins,
+                             const oc_shape *in_shapes, int nin, float *out,
+                             const oc_shape *out_shape);
+oc_tid oc_g_custom(oc_graph *g, const char *opname, const oc_tid *ins, int nin, oc_shape out,
+                   oc_custom_fn fn, const void *params, size_t params_size, double flops);
+
+/* ---- planning and execution (src/graph.c, src/planner.c) ---- */
+/* Assign arena offsets (greedy by size from first/last use). With keep_named, every named
+ * tensor stays live to the end (readable after a run). */
+oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads);
+size_t oc_graph_arena_bytes(const oc_graph *g);
+size_t oc_graph_scratch_bytes(const oc_graph *g);
+double oc_graph_flops(const oc_graph *g);
+
+typedef struct {
+    int enabled;
+    int n;               /* nodes */
+    double *ms;          /* per node, last run */
+    const char **names;  /* per node */
+    const char **ops;
+    double *flops;
+} oc_profile;
+
+/* Run every node. arena: oc_graph_arena_bytes(), scratch: oc_graph_scratch_bytes(), both
+ * 64-byte aligned. inputs in the order of oc_g_input calls. prof may be NULL. */
+oc_status oc_graph_run(oc_graph *g, const oc_ctx *ctx, void *arena,
+                       const float *const *inputs, int n_inputs, oc_profile *prof);
+float *oc_graph_data(const oc_graph *g, void *arena, oc_tid t);
+int oc_graph_num_inputs(const oc_graph *g);
+int oc_graph_num_outputs(const oc_graph *g);
+oc_tid oc_graph_output_tid(const oc_graph *g, int i);
+const char *oc_graph_tensor_name(const oc_graph *g, oc_tid t);
+oc_tid oc_graph_find(const oc_graph *g, const char *name);
+int oc_graph_num_nodes(const oc_graph *g);
+
+#endif
