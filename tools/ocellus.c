@@ -6,7 +6,9 @@
 
 static const oc_cli_command commands[] = {
     {"info", "print a model file's metadata, tensors, parameters and GFLOPs", cmd_info},
-    /* {"detect", ...}, {"convert", ...}, {"gen", ...}, {"run", ...} are added with their files */
+    {"gen", "write a model file with deterministic synthetic weights (yolo11, yolov8)", cmd_gen},
+    {"run", "run a model on raw tensors (safetensors in/out), optionally every layer", cmd_run},
+    /* {"detect", ...}, {"convert", ...} are added with their files */
 };
 
 static void usage(FILE *f)
