@@ -1,7 +1,7 @@
 /* graph.h -- graph builder, memory planner and executor (src/graph.c, src/planner.c,
  * src/graph_ops.c).
  *
- * A model-family builder (src/models/*.c) makes a graph for one input shape:
+ * A model-family builder (a file in src/models/) makes a graph for one input shape:
  *
  *     oc_graph *g = oc_graph_new();
  *     oc_tid x = oc_g_input(g, "images", oc_shape4(1, 3, 640, 640));
@@ -117,5 +117,32 @@ oc_tid oc_graph_output_tid(const oc_graph *g, int i);
 const char *oc_graph_tensor_name(const oc_graph *g, oc_tid t);
 oc_tid oc_graph_find(const oc_graph *g, const char *name);
 int oc_graph_num_nodes(const oc_graph *g);
+
+/* ---- additions (H5, additive): plan inspection, output names, profile table ---- */
+typedef struct {
+    size_t offset;   /* byte offset of the tensor's first element in the arena */
+    size_t bytes;    /* bytes of the storage block holding it (64-byte multiple) */
+    int first, last; /* lifetime of the tensor's storage root: node indices, -1 = before the
+                      * first node, oc_graph_num_nodes() = after the last (kept to the end) */
+    oc_tid root;     /* storage root (itself unless a view) */
+    oc_tid storage;  /* block owner after in-place reuse (shared by an in-place chain) */
+    int in_arena;    /* 0 for constants (and views of them) */
+    int is_view;
+    int producer;    /* node index, -1 for inputs/consts/views */
+} oc_tensor_plan;
+int oc_graph_num_tensors(const oc_graph *g);
+/* after oc_graph_plan; OC_ERR_INVALID_ARG for a bad id or an unplanned graph */
+oc_status oc_graph_tensor_plan(const oc_graph *g, oc_tid t, oc_tensor_plan *out);
+/* 1 when t's data is still valid after a run (outputs, kept named tensors, consts) */
+int oc_graph_tensor_live_at_end(const oc_graph *g, oc_tid t);
+const char *oc_graph_output_name(const oc_graph *g, int i);
+oc_tid oc_graph_input_tid(const oc_graph *g, int i);
+/* node i: op name and the index of the input run in place on the output's storage (-1) */
+const char *oc_graph_node_op(const oc_graph *g, int i);
+oc_tid oc_graph_node_output(const oc_graph *g, int i);
+int oc_graph_node_inplace_input(const oc_graph *g, int i);
+/* Print a profile (after a run with prof->enabled): one row per node sorted by time --
+ * node, op, ms, GFLOP/s, share % -- then totals. */
+oc_status oc_profile_print(const oc_profile *p, FILE *f);
 
 #endif

@@ -1,4 +1,4 @@
-/* model.h -- what a model family (src/models/*.c) plugs into (src/model.c, src/session.c). */
+/* model.h -- what a model family (a file in src/models/) plugs into (src/model.c, src/session.c). */
 #ifndef OC_MODEL_H
 #define OC_MODEL_H
 
