@@ -1,0 +1,182 @@
+/* h4_eltwise_tmpl.h -- row kernels for eltwise / softmax / layernorm, written once against
+ * h4_vec.h and instantiated by eltwise_avx2.c and eltwise_avx512.c. */
+#ifndef H4_SFX
+#error "include h4_vec.h first"
+#endif
+#include "h4_simd.h"
+
+#include <math.h>
+#include <string.h>
+
+#define H4_BIN_LOOP(EXPR)                                                                    \
+    do {                                                                                     \
+        int64_t i = 0;                                                                       \
+        if (sa && sb) {                                                                      \
+            for (; i + VL <= n; i += VL) {                                                   \
+                vf va = vf_load(a + i), vb = vf_load(b + i);                                 \
+                vf_store(y + i, EXPR);                                                       \
+            }                                                                                \
+            if (i < n) {                                                                     \
+                vmask m = vf_tail(n - i);                                                    \
+                vf va = vf_mload(a + i, m), vb = vf_mload(b + i, m);                         \
+                vf_mstore(y + i, m, EXPR);                                                   \
+            }                                                                                \
+        } else if (sa) {                                                                     \
+            vf vb = vf_set1(b[0]);                                                           \
+            for (; i + VL <= n; i += VL) {                                                   \
+                vf va = vf_load(a + i);                                                      \
+                vf_store(y + i, EXPR);                                                       \
+            }                                                                                \
+            if (i < n) {                                                                     \
+                vmask m = vf_tail(n - i);                                                    \
+                vf va = vf_mload(a + i, m);                                                  \
+                vf_mstore(y + i, m, EXPR);                                                   \
+            }                                                                                \
+        } else if (sb) {                                                                     \
+            vf va = vf_set1(a[0]);                                                           \
+            for (; i + VL <= n; i += VL) {                                                   \
+                vf vb = vf_load(b + i);                                                      \
+                vf_store(y + i, EXPR);                                                       \
+            }                                                                                \
+            if (i < n) {                                                                     \
+                vmask m = vf_tail(n - i);                                                    \
+                vf vb = vf_mload(b + i, m);                                                  \
+                vf_mstore(y + i, m, EXPR);                                                   \
+            }                                                                                \
+        } else {                                                                             \
+            vf va = vf_set1(a[0]), vb = vf_set1(b[0]);                                       \
+            vf r = EXPR;                                                                     \
+            for (; i + VL <= n; i += VL) vf_store(y + i, r);                                 \
+            if (i < n) vf_mstore(y + i, vf_tail(n - i), r);                                  \
+        }                                                                                    \
+    } while (0)
+
+void H4_SFX(oc_h4_bin_row)(oc_binop op, const float *a, int sa, const float *b, int sb,
+                           float *y, int64_t n)
+{
+    switch (op) {
+    case OC_BIN_ADD: H4_BIN_LOOP(vf_add(va, vb)); break;
+    case OC_BIN_SUB: H4_BIN_LOOP(vf_sub(va, vb)); break;
+    case OC_BIN_MUL: H4_BIN_LOOP(vf_mul(va, vb)); break;
+    default: H4_BIN_LOOP(vf_div(va, vb)); break;
+    }
+}
+
+#define H4_MAP_LOOP(EXPR)                                                                    \
+    do {                                                                                     \
+        size_t i = 0;                                                                        \
+        for (; i + VL <= n; i += VL) {                                                       \
+            vf v = vf_load(x + i);                                                           \
+            vf_store(y + i, EXPR);                                                           \
+        }                                                                                    \
+        if (i < n) {                                                                         \
+            vmask m = vf_tail((int64_t)(n - i));                                             \
+            vf v = vf_mload(x + i, m);                                                       \
+            vf_mstore(y + i, m, EXPR);                                                       \
+        }                                                                                    \
+    } while (0)
+
+static inline vf h4_hardswish(vf v)
+{
+    vf t = vf_min(vf_max(vf_add(v, vf_set1(3.0f)), vf_zero()), vf_set1(6.0f));
+    return vf_div(vf_mul(v, t), vf_set1(6.0f));
+}
+
+void H4_SFX(oc_h4_act)(oc_act act, const float *x, float *y, size_t n)
+{
+    switch (act) {
+    case OC_ACT_RELU: H4_MAP_LOOP(vf_max(v, vf_zero())); break;
+    case OC_ACT_SILU: H4_MAP_LOOP(vf_mul(v, vf_sigmoid(v))); break;
+    case OC_ACT_SIGMOID: H4_MAP_LOOP(vf_sigmoid(v)); break;
+    case OC_ACT_TANH: H4_MAP_LOOP(vf_tanh(v)); break;
+    case OC_ACT_GELU: H4_MAP_LOOP(vf_gelu(v)); break;
+    case OC_ACT_GELU_TANH: H4_MAP_LOOP(vf_gelu_tanh(v)); break;
+    case OC_ACT_HARDSWISH: H4_MAP_LOOP(h4_hardswish(v)); break;
+    default:
+        if (x != y) memmove(y, x, n * sizeof(float));
+        break;
+    }
+}
+
+void H4_SFX(oc_h4_clamp)(const float *x, float *y, size_t n, float lo, float hi)
+{
+    /* max/min return the second operand when the first is NaN: put x first so NaN stays */
+    vf vlo = vf_set1(lo), vhi = vf_set1(hi);
+    H4_MAP_LOOP(vf_sel(vf_lt(v, vlo), vlo, vf_sel(vf_gt(v, vhi), vhi, v)));
+}
+
+void H4_SFX(oc_h4_affine)(const float *x, float s, float t, float *y, int64_t n64)
+{
+    size_t n = (size_t)n64;
+    vf vs = vf_set1(s), vt = vf_set1(t);
+    H4_MAP_LOOP(vf_fma(v, vs, vt));
+}
+
+float H4_SFX(oc_h4_exp_sub_sum)(const float *x, float m, float *y, int64_t n)
+{
+    vf vm = vf_set1(m), acc = vf_zero();
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf e = vf_exp(vf_sub(vf_load(x + i), vm));
+        vf_store(y + i, e);
+        acc = vf_add(acc, e);
+    }
+    if (i < n) {
+        vmask mk = vf_tail(n - i);
+        vf e = vf_exp(vf_sub(vf_mload(x + i, mk), vm));
+        vf_mstore(y + i, mk, e);
+        /* lanes past the tail loaded 0 -> exp(-m) != 0: reload through the mask */
+        acc = vf_add(acc, vf_mload(y + i, mk));
+    }
+    return vf_hsum(acc);
+}
+
+void H4_SFX(oc_h4_softmax_row)(const float *x, float *y, int64_t n)
+{
+    vf vmx = vf_set1(-INFINITY);
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) vmx = vf_max(vmx, vf_load(x + i));
+    float mx = vf_hmax(vmx);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float s = H4_SFX(oc_h4_exp_sub_sum)(x, mx, y, n);
+    vf inv = vf_set1(1.0f / s);
+    size_t nn = (size_t)n;
+    {
+        size_t j = 0;
+        for (; j + VL <= nn; j += VL) vf_store(y + j, vf_mul(vf_load(y + j), inv));
+        for (; j < nn; j++) y[j] *= 1.0f / s;
+    }
+}
+
+void H4_SFX(oc_h4_layernorm_row)(const float *x, float *y, int n, const float *g, const float *b,
+                                 float eps)
+{
+    vf acc = vf_zero();
+    int i = 0;
+    for (; i + VL <= n; i += VL) acc = vf_add(acc, vf_load(x + i));
+    float sum = vf_hsum(acc);
+    for (; i < n; i++) sum += x[i];
+    float mean = sum / (float)n;
+    vf vmean = vf_set1(mean);
+    acc = vf_zero();
+    for (i = 0; i + VL <= n; i += VL) {
+        vf d = vf_sub(vf_load(x + i), vmean);
+        acc = vf_fma(d, d, acc);
+    }
+    float ss = vf_hsum(acc);
+    for (; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float rstd = 1.0f / sqrtf(ss / (float)n + eps);
+    vf vr = vf_set1(rstd);
+    for (i = 0; i + VL <= n; i += VL) {
+        vf v = vf_mul(vf_sub(vf_load(x + i), vmean), vr);
+        if (g) v = vf_mul(v, vf_load(g + i));
+        if (b) v = vf_add(v, vf_load(b + i));
+        vf_store(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = (x[i] - mean) * rstd;
+        if (g) v *= g[i];
+        if (b) v += b[i];
+        y[i] = v;
+    }
+}

@@ -1,0 +1,26 @@
+/* h4_simd.h -- private declarations shared by the non-conv kernels (eltwise, norm, upsample,
+ * pool, attention) and their ISA-specific sibling files. Not part of the ops.h contract. */
+#ifndef OC_H4_SIMD_H
+#define OC_H4_SIMD_H
+
+#include "ops.h"
+
+/* Row kernels. sa / sb are 0 (broadcast one value) or 1 (contiguous). */
+#define OC_H4_DECL_ISA(sfx)                                                                  \
+    void oc_h4_bin_row_##sfx(oc_binop op, const float *a, int sa, const float *b, int sb,    \
+                             float *y, int64_t n);                                           \
+    void oc_h4_act_##sfx(oc_act act, const float *x, float *y, size_t n);                    \
+    void oc_h4_clamp_##sfx(const float *x, float *y, size_t n, float lo, float hi);          \
+    void oc_h4_affine_##sfx(const float *x, float s, float t, float *y, int64_t n);          \
+    /* softmax of one contiguous row (in place allowed) */                                   \
+    void oc_h4_softmax_row_##sfx(const float *x, float *y, int64_t n);                       \
+    /* y[i] = exp(x[i] - m), returns the sum of y (in place allowed) */                      \
+    float oc_h4_exp_sub_sum_##sfx(const float *x, float m, float *y, int64_t n);             \
+    /* layer norm of one contiguous row */                                                   \
+    void oc_h4_layernorm_row_##sfx(const float *x, float *y, int n, const float *g,          \
+                                   const float *b, float eps);
+
+OC_H4_DECL_ISA(avx2)
+OC_H4_DECL_ISA(avx512)
+
+#endif

@@ -1,0 +1,139 @@
+/* norm.c -- softmax over a middle axis, layer norm over the last dim, and LayerNorm2d
+ * (over channels of NCHW). Scalar reference here; AVX2 / AVX-512 row kernels live in
+ * eltwise_avx2.c / eltwise_avx512.c (h4_eltwise_tmpl.h). */
+#include "h4_simd.h"
+
+#include <math.h>
+
+#define OC_NORM_PAR_MIN 16384
+#define OC_NORM_CHUNK 64 /* inner positions handled together on the strided paths */
+
+static void softmax_row_scalar(const float *x, float *y, int64_t n)
+{
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = expf(x[i] - mx);
+        s += y[i];
+    }
+    for (int64_t i = 0; i < n; i++) y[i] /= s;
+}
+
+void oc_softmax(const oc_ctx *ctx, const float *x, float *y, int64_t outer, int64_t axis,
+                int64_t inner)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const oc_isa isa = ctx->isa;
+    if (outer <= 0 || axis <= 0 || inner <= 0) return;
+    if (inner == 1) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && outer * axis >= OC_NORM_PAR_MIN)
+        for (int64_t o = 0; o < outer; o++) {
+            if (isa >= OC_ISA_AVX512)
+                oc_h4_softmax_row_avx512(x + o * axis, y + o * axis, axis);
+            else if (isa == OC_ISA_AVX2)
+                oc_h4_softmax_row_avx2(x + o * axis, y + o * axis, axis);
+            else
+                softmax_row_scalar(x + o * axis, y + o * axis, axis);
+        }
+        return;
+    }
+    /* strided: chunks of up to 64 inner positions, each reduced along the axis */
+    const int64_t nch = (inner + OC_NORM_CHUNK - 1) / OC_NORM_CHUNK;
+    const int64_t units = outer * nch;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && outer * axis * inner >= OC_NORM_PAR_MIN)
+    for (int64_t u = 0; u < units; u++) {
+        int64_t o = u / nch, r0 = (u % nch) * OC_NORM_CHUNK;
+        int64_t r1 = r0 + OC_NORM_CHUNK < inner ? r0 + OC_NORM_CHUNK : inner;
+        int m = (int)(r1 - r0);
+        float mx[OC_NORM_CHUNK], sm[OC_NORM_CHUNK];
+        const float *xb = x + o * axis * inner + r0;
+        float *yb = y + o * axis * inner + r0;
+        for (int j = 0; j < m; j++) {
+            mx[j] = -INFINITY;
+            sm[j] = 0;
+        }
+        for (int64_t a = 0; a < axis; a++)
+            for (int j = 0; j < m; j++) {
+                float v = xb[a * inner + j];
+                mx[j] = v > mx[j] ? v : mx[j];
+            }
+        for (int64_t a = 0; a < axis; a++)
+            for (int j = 0; j < m; j++) {
+                float e = expf(xb[a * inner + j] - mx[j]);
+                yb[a * inner + j] = e;
+                sm[j] += e;
+            }
+        for (int64_t a = 0; a < axis; a++)
+            for (int j = 0; j < m; j++) yb[a * inner + j] /= sm[j];
+    }
+}
+
+static void layernorm_row_scalar(const float *x, float *y, int n, const float *g, const float *b,
+                                 float eps)
+{
+    float s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    float mean = s / (float)n;
+    float ss = 0;
+    for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float rstd = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) {
+        float v = (x[i] - mean) * rstd;
+        if (g) v *= g[i];
+        if (b) v += b[i];
+        y[i] = v;
+    }
+}
+
+void oc_layernorm(const oc_ctx *ctx, const float *x, float *y, int64_t rows, int dim,
+                  const float *gamma, const float *beta, float eps)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const oc_isa isa = ctx->isa;
+    if (rows <= 0 || dim <= 0) return;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * dim >= OC_NORM_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        if (isa >= OC_ISA_AVX512)
+            oc_h4_layernorm_row_avx512(xr, yr, dim, gamma, beta, eps);
+        else if (isa == OC_ISA_AVX2)
+            oc_h4_layernorm_row_avx2(xr, yr, dim, gamma, beta, eps);
+        else
+            layernorm_row_scalar(xr, yr, dim, gamma, beta, eps);
+    }
+}
+
+void oc_layernorm_nchw(const oc_ctx *ctx, const float *x, float *y, int n, int c, int64_t hw,
+                       const float *gamma, const float *beta, float eps)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    if (n <= 0 || c <= 0 || hw <= 0) return;
+    const int64_t nch = (hw + OC_NORM_CHUNK - 1) / OC_NORM_CHUNK;
+    const int64_t units = (int64_t)n * nch;
+    /* the compiler vectorises the inner j loops (contiguous pixels); same code for every isa */
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (int64_t)n * c * hw >= OC_NORM_PAR_MIN)
+    for (int64_t u = 0; u < units; u++) {
+        int64_t b = u / nch, p0 = (u % nch) * OC_NORM_CHUNK;
+        int64_t p1 = p0 + OC_NORM_CHUNK < hw ? p0 + OC_NORM_CHUNK : hw;
+        int m = (int)(p1 - p0);
+        float mean[OC_NORM_CHUNK], var[OC_NORM_CHUNK];
+        const float *xb = x + b * c * hw + p0;
+        float *yb = y + b * c * hw + p0;
+        for (int j = 0; j < m; j++) mean[j] = var[j] = 0;
+        for (int ch = 0; ch < c; ch++)
+            for (int j = 0; j < m; j++) mean[j] += xb[ch * hw + j];
+        for (int j = 0; j < m; j++) mean[j] /= (float)c;
+        for (int ch = 0; ch < c; ch++)
+            for (int j = 0; j < m; j++) {
+                float d = xb[ch * hw + j] - mean[j];
+                var[j] += d * d;
+            }
+        for (int j = 0; j < m; j++) var[j] = 1.0f / sqrtf(var[j] / (float)c + eps);
+        for (int ch = 0; ch < c; ch++) {
+            float g = gamma ? gamma[ch] : 1.0f, bb = beta ? beta[ch] : 0.0f;
+            for (int j = 0; j < m; j++) yb[ch * hw + j] = (xb[ch * hw + j] - mean[j]) * var[j] * g + bb;
+        }
+    }
+}
