@@ -59,7 +59,7 @@ size_t oc_conv2d_weights_bytes(const oc_conv2d_weights *w);
 void oc_conv2d_out_size(const oc_conv2d_desc *d, int h, int w, int *oh, int *ow);
 size_t oc_conv2d_scratch_bytes(const oc_conv2d_desc *d, int n, int h, int w, oc_isa isa,
                                int nthreads);
-void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weights *w,
+void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weights *wt,
                const float *x, int n, int h, int w, float *y, const float *residual);
 
 /* ---- conv_transpose2d: weight [cin][cout/groups][kh][kw] (PyTorch layout), no output_padding
@@ -83,6 +83,16 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
 /* y[rows][out] = act(x[rows][in] * W^T + bias), W: [out][in] (nn.Linear), bias may be NULL */
 void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const float *w,
                const float *bias, int out, oc_act act, float *y);
+/* (added by H3) Scratch that lets oc_gemm / oc_gemm_batched / oc_linear use the packed
+ * micro-kernels with nthreads threads. With less scratch (or none) they still work: they fall
+ * back to OpenBLAS (which allocates internally) or, for batched small products, the
+ * reference loops. 0 for the scalar isa. */
+size_t oc_gemm_scratch_bytes(int m, int n, int k, oc_isa isa, int nthreads);
+size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nthreads);
+/* (added by H3) Measured FMA peak in GFLOP/s of nthreads threads running the isa's widest
+ * FMA for about `seconds` (ops/peak_avx2.c, ops/peak_avx512.c); 0 when the CPU lacks the
+ * isa. For benchmarks only. */
+double oc_fma_peak_gflops(oc_isa isa, int nthreads, double seconds);
 
 /* ---- pooling (ops/pool*.c) ---------------------------------------------------------------- */
 typedef struct {

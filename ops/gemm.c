@@ -1,0 +1,360 @@
+/* gemm.c -- GEMM, batched GEMM and nn.Linear (PyTorch / BLAS semantics), plus the packed
+ * GEMM driver shared with conv2d.
+ *
+ * Paths:
+ *  - scalar: the reference (direct loops, one dot product per output element).
+ *  - avx2 / avx512 with enough scratch (oc_gemm_scratch_bytes): our packed micro-kernels
+ *    (ops/gemm_avx2.c 6x16, ops/gemm_avx512.c 8x48): op(A)*alpha packed into MR-row panels,
+ *    op(B) packed per KC x NC block into NR-column panels, epilogue fused.
+ *  - avx2 / avx512 without enough scratch: OpenBLAS cblas_sgemm (it allocates internally;
+ *    the caller gave us no memory to work in). */
+#include "conv_impl.h"
+#include "internal.h"
+
+#include <cblas.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- packed driver ---------------------------------------------------------------------- */
+
+size_t oc_gemm_thread_scratch_floats(void) { return (size_t)OC_GEMM_KC * OC_GEMM_NC; }
+
+void oc_pack_a(const float *a, int64_t rs, int64_t cs, int m, int k, float alpha, int mr,
+               float *dst)
+{
+    int panels = (m + mr - 1) / mr;
+    for (int p = 0; p < panels; p++) {
+        float *d = dst + (size_t)p * k * mr;
+        for (int r = 0; r < mr; r++) {
+            int i = p * mr + r;
+            if (i < m) {
+                const float *src = a + (int64_t)i * rs;
+                for (int kk = 0; kk < k; kk++) d[(size_t)kk * mr + r] = alpha * src[kk * cs];
+            } else {
+                for (int kk = 0; kk < k; kk++) d[(size_t)kk * mr + r] = 0.0f;
+            }
+        }
+    }
+}
+
+void oc_gemm_job_block(const oc_gemm_job *jb, int m0, int m1, int n0, int n1, float *bbuf)
+{
+    int mr = oc_isa_mr(jb->isa), nr = oc_isa_nr(jb->isa);
+    oc_ukr_fn ukr = oc_isa_ukr(jb->isa);
+    int K = jb->k;
+    int nkb = (K + OC_GEMM_KC - 1) / OC_GEMM_KC;
+    if (nkb < 1) nkb = 1;
+    int kcs = (K + nkb - 1) / nkb; /* depends on K only: same sums whatever the split */
+    for (int j0 = n0; j0 < n1; j0 += OC_GEMM_NC) {
+        int nc = n1 - j0 < OC_GEMM_NC ? n1 - j0 : OC_GEMM_NC;
+        for (int k0 = 0; k0 < K; k0 += kcs) {
+            int kc = K - k0 < kcs ? K - k0 : kcs;
+            jb->pack_b(jb->pctx, k0, kc, j0, nc, nr, bbuf);
+            int last = k0 + kc == K;
+            float beta = k0 == 0 ? jb->beta : 1.0f;
+            for (int i = m0; i < m1; i += mr) {
+                const float *a = jb->ap + (size_t)(i / mr) * K * mr + (size_t)k0 * mr;
+                int mrv = m1 - i < mr ? m1 - i : mr;
+                for (int jj = 0; jj < nc; jj += nr) {
+                    int nrv = nc - jj < nr ? nc - jj : nr;
+                    float *c = jb->c + (int64_t)i * jb->ldc + j0 + jj;
+                    const float *b = bbuf + (size_t)(jj / nr) * kc * nr;
+                    if (last) {
+                        oc_epi e = {jb->bias ? jb->bias + i : NULL,
+                                    jb->bias_col ? jb->bias_col + j0 + jj : NULL,
+                                    jb->res ? jb->res + (int64_t)i * jb->ldr + j0 + jj : NULL,
+                                    jb->ldr, jb->act};
+                        ukr(kc, a, b, c, jb->ldc, mrv, nrv, beta, &e);
+                    } else {
+                        ukr(kc, a, b, c, jb->ldc, mrv, nrv, beta, NULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* B(kk, j) = b[kk*rs + j*cs] */
+typedef struct {
+    const float *b;
+    int64_t rs, cs;
+} mat_pack_ctx;
+
+static void mat_pack_b(const void *pctx, int k0, int kc, int j0, int nc, int nr, float *dst)
+{
+    const mat_pack_ctx *p = pctx;
+    int npanel = (nc + nr - 1) / nr;
+    for (int pi = 0; pi < npanel; pi++) {
+        int cnt = nc - pi * nr < nr ? nc - pi * nr : nr;
+        float *d = dst + (size_t)pi * kc * nr;
+        if (p->cs == 1) {
+            for (int kk = 0; kk < kc; kk++) {
+                const float *src = p->b + (int64_t)(k0 + kk) * p->rs + j0 + pi * nr;
+                float *dd = d + (size_t)kk * nr;
+                memcpy(dd, src, (size_t)cnt * sizeof(float));
+                for (int t = cnt; t < nr; t++) dd[t] = 0.0f;
+            }
+        } else {
+            /* transposed B: read each column contiguously (rs == 1 typically) */
+            for (int t = 0; t < cnt; t++) {
+                const float *src = p->b + (int64_t)(j0 + pi * nr + t) * p->cs +
+                                   (int64_t)k0 * p->rs;
+                for (int kk = 0; kk < kc; kk++) d[(size_t)kk * nr + t] = src[kk * p->rs];
+            }
+            for (int kk = 0; kk < kc; kk++)
+                for (int t = cnt; t < nr; t++) d[(size_t)kk * nr + t] = 0.0f;
+        }
+    }
+}
+
+static size_t packed_a_floats(int m, int k, oc_isa isa)
+{
+    int mr = oc_isa_mr(isa);
+    return (size_t)((m + mr - 1) / mr) * mr * (size_t)k;
+}
+
+size_t oc_gemm_scratch_bytes(int m, int n, int k, oc_isa isa, int nthreads)
+{
+    (void)n;
+    if (isa == OC_ISA_SCALAR || m < 1 || k < 1) return 0;
+    if (nthreads < 1) nthreads = 1;
+    size_t per = packed_a_floats(m, k, isa) + oc_gemm_thread_scratch_floats();
+    per = (per + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
+    return (size_t)nthreads * per * sizeof(float);
+}
+
+size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nthreads)
+{
+    if (rows > INT32_MAX) return SIZE_MAX;
+    return oc_gemm_scratch_bytes((int)rows, out, in, isa, nthreads);
+}
+
+/* ---- scalar reference ------------------------------------------------------------------ */
+static void gemm_ref(int nth, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                     const float *bias_col, oc_act act)
+{
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int kk = 0; kk < k; kk++) {
+                float av = ta ? a[(int64_t)kk * lda + i] : a[(int64_t)i * lda + kk];
+                float bv = tb ? b[(int64_t)j * ldb + kk] : b[(int64_t)kk * ldb + j];
+                s += av * bv;
+            }
+            float v = alpha * s;
+            if (beta != 0.0f) v += beta * c[(int64_t)i * ldc + j];
+            if (bias_col) v += bias_col[j];
+            c[(int64_t)i * ldc + j] = oc_act_scalar(act, v);
+        }
+    }
+}
+
+/* ---- our packed path, one matrix, all threads ------------------------------------------ */
+static void gemm_packed(const oc_ctx *ctx, int nth, int ta, int tb, int m, int n, int k,
+                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float beta, float *c, int64_t ldc, const float *bias_col, oc_act act,
+                        float *scratch)
+{
+    oc_isa isa = ctx->isa;
+    int mr = oc_isa_mr(isa), nr = oc_isa_nr(isa);
+    float *ap = scratch;
+    size_t apn = packed_a_floats(m, k, isa);
+    float *bufs = ap + (apn + 15) / 16 * 16;
+    size_t per_thread = oc_gemm_thread_scratch_floats();
+    int mpanels = (m + mr - 1) / mr;
+    int nb = (n + OC_GEMM_NC - 1) / OC_GEMM_NC;
+    int bsz = (n + nb - 1) / nb;
+    bsz = (bsz + nr - 1) / nr * nr;
+    nb = (n + bsz - 1) / bsz;
+    int mchunks = 1;
+    if (nb < 4 * nth) {
+        mchunks = (4 * nth + nb - 1) / nb;
+        if (mchunks > mpanels) mchunks = mpanels;
+    }
+    int ppc = (mpanels + mchunks - 1) / mchunks;
+    mchunks = (mpanels + ppc - 1) / ppc;
+    int items = nb * mchunks;
+    mat_pack_ctx pc = {b, tb ? 1 : ldb, tb ? ldb : 1};
+    oc_gemm_job jb = {isa, m, n, k, ap, mat_pack_b, &pc, c, ldc, beta, NULL, bias_col, NULL, 0,
+                      act};
+    int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
+#pragma omp parallel num_threads(nth)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+#pragma omp for schedule(static)
+        for (int p = 0; p < mpanels; p++) {
+            int rows = m - p * mr < mr ? m - p * mr : mr;
+            oc_pack_a(a + (int64_t)p * mr * ars, ars, acs, rows, k, alpha, mr,
+                      ap + (size_t)p * mr * k);
+        }
+        float *bbuf = bufs + (size_t)tid * per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < items; it++) {
+            int mc = it % mchunks, cb = it / mchunks;
+            int m0 = mc * ppc * mr, m1 = m0 + ppc * mr;
+            if (m1 > m) m1 = m;
+            int n0 = cb * bsz, n1 = n0 + bsz;
+            if (n1 > n) n1 = n;
+            oc_gemm_job_block(&jb, m0, m1, n0, n1, bbuf);
+        }
+    }
+}
+
+static void apply_bias_act(int nth, int m, int n, float *c, int64_t ldc, const float *bias_col,
+                           oc_act act)
+{
+    if (!bias_col && act == OC_ACT_NONE) return;
+#pragma omp parallel for num_threads(nth) schedule(static)
+    for (int i = 0; i < m; i++) {
+        float *row = c + (int64_t)i * ldc;
+        for (int j = 0; j < n; j++) {
+            float v = row[j] + (bias_col ? bias_col[j] : 0.0f);
+            row[j] = oc_act_scalar(act, v);
+        }
+    }
+}
+
+static void gemm_blas(int nth, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                      int64_t ldc)
+{
+    openblas_set_num_threads(nth);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                m, n, k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+/* gemm_packed with nth threads needs packed A once plus nth B blocks */
+static size_t packed_need(int m, int k, oc_isa isa, int nth)
+{
+    size_t apn = (packed_a_floats(m, k, isa) + 15) / 16 * 16;
+    return (apn + (size_t)nth * oc_gemm_thread_scratch_floats()) * sizeof(float);
+}
+
+/* leading dimensions as BLAS wants them (>= 1 and >= the row length) */
+static int ld_ok(int ta, int tb, int m, int n, int k, int64_t lda, int64_t ldb, int64_t ldc)
+{
+    int64_t amin = ta ? m : k, bmin = tb ? k : n;
+    return lda >= (amin > 1 ? amin : 1) && ldb >= (bmin > 1 ? bmin : 1) &&
+           ldc >= (n > 1 ? n : 1) && lda <= INT32_MAX && ldb <= INT32_MAX && ldc <= INT32_MAX;
+}
+
+static void gemm_any(const oc_ctx *ctx, int nth, int ta, int tb, int m, int n, int k,
+                     float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                     float beta, float *c, int64_t ldc, const float *bias_col, oc_act act,
+                     float *scratch, size_t scratch_bytes)
+{
+    if (m < 1 || n < 1) return;
+    if (k < 1 || alpha == 0.0f) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float *p = c + (int64_t)i * ldc + j;
+                float v = beta == 0.0f ? 0.0f : beta * *p;
+                if (bias_col) v += bias_col[j];
+                *p = oc_act_scalar(act, v);
+            }
+        return;
+    }
+    if (ctx->isa == OC_ISA_SCALAR) {
+        gemm_ref(nth, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias_col, act);
+        return;
+    }
+    if (scratch && scratch_bytes >= packed_need(m, k, ctx->isa, nth) &&
+        ((uintptr_t)scratch % 64) == 0) {
+        gemm_packed(ctx, nth, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias_col,
+                    act, scratch);
+        return;
+    }
+    if (ld_ok(ta, tb, m, n, k, lda, ldb, ldc)) {
+        gemm_blas(nth, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        apply_bias_act(nth, m, n, c, ldc, bias_col, act);
+    } else {
+        gemm_ref(nth, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias_col, act);
+    }
+}
+
+void oc_gemm(const oc_ctx *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+             int64_t ldc)
+{
+    if (!ctx || !c || m < 1 || n < 1) return;
+    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    gemm_any(ctx, nth, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL,
+             OC_ACT_NONE, ctx->scratch, ctx->scratch_bytes);
+}
+
+void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int m, int n,
+                     int k, float alpha, const float *a, int64_t lda, int64_t stride_a,
+                     const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
+                     int64_t ldc, int64_t stride_c)
+{
+    if (!ctx || !c || batch < 1 || m < 1 || n < 1) return;
+    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    double work = 2.0 * m * n * (double)(k > 0 ? k : 1);
+    if (batch >= nth && nth > 1 && work < 4e7) {
+        /* many small products: one thread per matrix, each with its own scratch slice */
+        size_t per = ctx->isa == OC_ISA_SCALAR || k < 1 ? 0 : packed_need(m, k, ctx->isa, 1);
+        per = (per + 63) / 64 * 64;
+        int have = ctx->scratch && per && ctx->scratch_bytes >= per * (size_t)nth;
+#pragma omp parallel num_threads(nth)
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            oc_ctx c1 = *ctx;
+            c1.nthreads = 1;
+            float *sc = have ? (float *)((char *)ctx->scratch + per * (size_t)tid) : NULL;
+#pragma omp for schedule(dynamic, 1)
+            for (int bi = 0; bi < batch; bi++) {
+                if (!have && ctx->isa != OC_ISA_SCALAR) {
+                    /* no scratch: the reference loops (OpenBLAS inside our threads would
+                     * oversubscribe) */
+                    gemm_ref(1, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
+                             b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc, NULL,
+                             OC_ACT_NONE);
+                    continue;
+                }
+                gemm_any(&c1, 1, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
+                         b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc, NULL,
+                         OC_ACT_NONE, sc, have ? per : 0);
+            }
+        }
+        return;
+    }
+    for (int bi = 0; bi < batch; bi++)
+        oc_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
+                b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc);
+}
+
+void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const float *w,
+               const float *bias, int out, oc_act act, float *y)
+{
+    if (!ctx || !x || !w || !y || rows < 1 || in < 1 || out < 1) return;
+    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    /* split very tall inputs so m fits an int */
+    const int64_t chunk = 1 << 30;
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        int m = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+        gemm_any(ctx, nth, 0, 1, m, out, in, 1.0f, x + r0 * in, in, w, in, 0.0f,
+                 y + r0 * out, out, bias, act, ctx->scratch, ctx->scratch_bytes);
+    }
+}
+
+double oc_fma_peak_gflops(oc_isa isa, int nthreads, double seconds)
+{
+    if (isa == OC_ISA_SCALAR || isa > oc_cpu_best_isa()) return 0.0;
+    if (nthreads < 1) nthreads = 1;
+    double total = 0.0;
+#pragma omp parallel num_threads(nthreads) reduction(+ : total)
+    {
+        total += isa == OC_ISA_AVX512 ? oc_peak_loop_avx512(seconds) : oc_peak_loop_avx2(seconds);
+    }
+    return total * 1e-9;
+}

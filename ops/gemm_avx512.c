@@ -1,0 +1,183 @@
+/* gemm_avx512.c -- the AVX-512 GEMM micro-kernel (8 x 48: 24 zmm accumulators, 3 B loads and
+ * 8 embedded broadcasts of A per k step) with the fused epilogue, and the vectorised
+ * activations (exp by range reduction + degree-6 polynomial, relative error ~1e-7). */
+#include "conv_impl.h"
+
+#include <immintrin.h>
+
+/* ---- vector math ---- */
+static inline __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __m512 tanh512(__m512 x)
+{
+    __m512 ax = _mm512_abs_ps(x);
+    __m512 t = exp512(_mm512_mul_ps(ax, _mm512_set1_ps(-2.0f)));
+    __m512 big = _mm512_div_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), t),
+                               _mm512_add_ps(_mm512_set1_ps(1.0f), t));
+    /* small |x|: odd Taylor series, avoids the cancellation in 1 - t */
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(-17.0f / 315.0f);
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.0f / 15.0f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.0f / 3.0f));
+    p = _mm512_mul_ps(p, x2);
+    __m512 small = _mm512_fmadd_ps(p, x, x);
+    /* sign of x onto big */
+    __m512 sgn = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x),
+                                                      _mm512_set1_epi32((int)0x80000000u)));
+    big = _mm512_or_ps(big, sgn);
+    __mmask16 m = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.0625f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(m, big, small);
+}
+
+static inline __m512 erf512(__m512 x)
+{
+    /* Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 */
+    __m512 ax = _mm512_abs_ps(x);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax)));
+    __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+    __m512 sgn = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x),
+                                                      _mm512_set1_epi32((int)0x80000000u)));
+    return _mm512_or_ps(y, sgn);
+}
+
+static inline __m512 act512(oc_act act, __m512 v)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    switch (act) {
+    case OC_ACT_NONE: return v;
+    case OC_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case OC_ACT_SILU:
+        return _mm512_div_ps(v, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    case OC_ACT_SIGMOID:
+        return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    case OC_ACT_TANH: return tanh512(v);
+    case OC_ACT_GELU: {
+        __m512 e = erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(one, e));
+    }
+    case OC_ACT_GELU_TANH: {
+        __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+        __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                 _mm512_fmadd_ps(v3, _mm512_set1_ps(0.044715f), v));
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v),
+                             _mm512_add_ps(one, tanh512(u)));
+    }
+    case OC_ACT_HARDSWISH: {
+        __m512 t = _mm512_add_ps(v, _mm512_set1_ps(3.0f));
+        t = _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+        return _mm512_div_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(6.0f));
+    }
+    }
+    return v;
+}
+
+void oc_act_avx512(oc_act act, float *x, size_t n)
+{
+    if (act == OC_ACT_NONE) return;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, act512(act, _mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, m, act512(act, _mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* ---- micro-kernel ---- */
+static inline __mmask16 colmask(int nr, int v)
+{
+    int c = nr - 16 * v;
+    if (c >= 16) return (__mmask16)0xFFFF;
+    if (c <= 0) return 0;
+    return (__mmask16)((1u << c) - 1);
+}
+
+static inline void store_vec(float *cp, __m512 v, __mmask16 m, float beta, const oc_epi *e,
+                             int r, int col)
+{
+    if (!m) return;
+    if (beta != 0.0f) {
+        __m512 old = _mm512_maskz_loadu_ps(m, cp);
+        v = beta == 1.0f ? _mm512_add_ps(v, old) : _mm512_fmadd_ps(old, _mm512_set1_ps(beta), v);
+    }
+    if (e) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_set1_ps(e->bias[r]));
+        if (e->bias_col) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias_col + col));
+        v = act512(e->act, v);
+        if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + col));
+    }
+    _mm512_mask_storeu_ps(cp, m, v);
+}
+
+#define ROWFMA(r)                                                                           \
+    do {                                                                                    \
+        __m512 ar = _mm512_set1_ps(a[r]);                                                   \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                         \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                         \
+        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                         \
+    } while (0)
+
+#define ROWSTORE(r)                                                                         \
+    do {                                                                                    \
+        if (r < mr) {                                                                       \
+            float *cp = c + (int64_t)r * ldc;                                               \
+            store_vec(cp, c##r##0, m0, beta, e, r, 0);                                      \
+            store_vec(cp + 16, c##r##1, m1, beta, e, r, 16);                                \
+            store_vec(cp + 32, c##r##2, m2, beta, e, r, 32);                                \
+        }                                                                                   \
+    } while (0)
+
+void oc_ukr_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                   int nr, float beta, const oc_epi *e)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+           c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00,
+           c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00, c60 = c00, c61 = c00,
+           c62 = c00, c70 = c00, c71 = c00, c72 = c00;
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16),
+               b2 = _mm512_loadu_ps(b + 32);
+        _mm_prefetch((const char *)(b + 48 * 8), _MM_HINT_T0);
+        ROWFMA(0);
+        ROWFMA(1);
+        ROWFMA(2);
+        ROWFMA(3);
+        ROWFMA(4);
+        ROWFMA(5);
+        ROWFMA(6);
+        ROWFMA(7);
+        a += OC_AVX512_MR;
+        b += OC_AVX512_NR;
+    }
+    __mmask16 m0 = colmask(nr, 0), m1 = colmask(nr, 1), m2 = colmask(nr, 2);
+    ROWSTORE(0);
+    ROWSTORE(1);
+    ROWSTORE(2);
+    ROWSTORE(3);
+    ROWSTORE(4);
+    ROWSTORE(5);
+    ROWSTORE(6);
+    ROWSTORE(7);
+}
