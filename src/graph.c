@@ -84,7 +84,7 @@ void oc_g_plan_reset(oc_graph *g)
     oc_free(g->prof_ops);
     oc_free(g->prof_flops);
     if (g->prof_name_store) {
-        for (int i = 0; i < g->nn; i++) oc_free(g->prof_name_store[i]);
+        for (int i = 0; i < g->plan_nn; i++) oc_free(g->prof_name_store[i]);
         oc_free(g->prof_name_store);
     }
     g->run_ptrs = NULL;

@@ -79,7 +79,8 @@ struct oc_graph {
     const char **prof_names;    /* nn */
     const char **prof_ops;      /* nn */
     double *prof_flops;         /* nn */
-    char **prof_name_store;     /* nn generated names */
+    char **prof_name_store;     /* plan_nn generated names */
+    int plan_nn;                /* nodes when planned */
 };
 
 /* record a failure (sets the thread's message and the graph's sticky status); returns

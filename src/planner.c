@@ -174,6 +174,7 @@ oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
     g->prof_ops = oc_calloc(pn, sizeof *g->prof_ops);
     g->prof_flops = oc_calloc(pn, sizeof *g->prof_flops);
     g->prof_name_store = oc_calloc(pn, sizeof *g->prof_name_store);
+    g->plan_nn = g->prof_name_store ? nn : 0;
     if (!g->run_ptrs || !g->run_shapes || !g->prof_ms || !g->prof_names || !g->prof_ops ||
         !g->prof_flops || !g->prof_name_store) {
         st = oc_error(OC_ERR_NOMEM, "oc_graph_plan: out of memory");
