@@ -214,6 +214,8 @@ typedef struct {
     jmp_buf jb;
     struct jpeg_decompress_struct cinfo;
     int created;
+    int eof;                   /* the source ran out of data */
+    int multiscan;             /* progressive or multi-scan file (known after the header) */
     uint8_t *pixels;           /* result, oc_malloc */
     uint8_t *row;              /* CMYK scratch row */
     oc_status st;
@@ -235,8 +237,14 @@ static void jpg_emit_message(j_common_ptr cinfo, int level)
     if (level >= 0) return; /* trace messages: ignore */
     char m[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, m);
-    /* Premature end of data: libjpeg would pad with grey and carry on; we call it truncated */
-    if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    /* Premature end of data. libjpeg then inserts an EOI marker and, if the entropy decoder
+     * really needed more bits, emits JWRN_HIT_MARKER and pads with zeros (grey). We call that
+     * truncated. Running out only in look-ahead (e.g. just the final EOI missing) is fine. */
+    if (cinfo->err->msg_code == JWRN_JPEG_EOF) d->eof = 1;
+    /* A progressive (multi-scan) file can run out exactly between scans, with no bits
+     * missing in any scan: we cannot tell a lost EOI from lost scans, so any EOF is fatal. */
+    if ((cinfo->err->msg_code == JWRN_HIT_MARKER && d->eof) ||
+        (cinfo->err->msg_code == JWRN_JPEG_EOF && d->multiscan)) {
         snprintf(d->msg, sizeof d->msg, "truncated data (%s)", m);
         longjmp(d->jb, 1);
     }
@@ -283,6 +291,7 @@ static oc_status jpg_decode_inner(jpg_dec *d, const uint8_t *buf, size_t len, oc
     ci->progress = &d->progress;
     jpeg_mem_src(ci, buf, (unsigned long)len);
     jpeg_read_header(ci, TRUE);
+    d->multiscan = jpeg_has_multiple_scans(ci) ? 1 : 0;
 
     oc_status st = check_dims("JPEG", ci->image_width, ci->image_height);
     if (st != OC_OK) {
