@@ -104,6 +104,7 @@ oc_status oc_pb_read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_
             return oc_error(OC_ERR_FORMAT, "%s: varint at byte %zu is truncated (input ends at "
                             "byte %zu)", what, *pos, len);
         uint8_t b = buf[p++];
+        if (i == 9 && (b & 0x80)) break;
         if (i == 9 && b > 1)
             return oc_error(OC_ERR_FORMAT, "%s: varint at byte %zu overflows 64 bits", what,
                             *pos);
