@@ -38,9 +38,15 @@ struct oc_model {
 
 /* the registry of model families (src/model.c) */
 const oc_arch *oc_find_arch(const char *name);
+/* (added by H5) Register an architecture at run time (tests, plug-ins); a registered name is
+ * found before the built-in families and re-registering a name replaces it. The arch must
+ * outlive every model loaded with it. */
+oc_status oc_register_arch(const oc_arch *a);
 
 /* metadata helpers: parse an integer/float metadata value; fail with a message naming the
- * key when missing or malformed (def used when missing and required == 0) */
+ * key when missing or malformed (def used when missing and required == 0). A key missing
+ * from the file is also looked up with the "ocellus." prefix added or removed, so
+ * "ocellus.num_classes" finds a plain "num_classes" and "nc" finds "ocellus.nc". */
 oc_status oc_meta_int(const struct oc_model *m, const char *key, int required, long def,
                       long lo, long hi, long *out);
 oc_status oc_meta_float(const struct oc_model *m, const char *key, int required, double def,
