@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,11 @@
 #endif
 
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: the largest integer a JSON number keeps exactly */
+/* cJSON needs ~64 bytes per JSON value: a 100 MB header of "0,0,0,..." would take 3+ GB.
+ * Parsing one header may allocate at most min(20 x header bytes + 1 MB, 256 MB). Valid headers
+ * need at most ~14 bytes per header byte (8-dim shapes of one-digit dims, one-letter names;
+ * the yolo11n fixture needs 6); runs of tiny values ("0,", "[],", "\"\",") need 21-33. */
+#define ST_MAX_JSON_BYTES (256u * 1024u * 1024u)
 
 struct oc_st_file {
     char *path;
@@ -318,6 +324,33 @@ static oc_status check_number_syntax(const char *path, const char *h, size_t n)
     return OC_OK;
 }
 
+/* cJSON allocation hooks with a per-thread budget, active only while this file parses a
+ * header (other users of cJSON get plain malloc/free). */
+static _Thread_local int tl_budget_on, tl_budget_over;
+static _Thread_local size_t tl_budget_used, tl_budget_max;
+
+static void *st_json_malloc(size_t n)
+{
+    if (tl_budget_on) {
+        if (n > tl_budget_max - tl_budget_used) {
+            tl_budget_over = 1;
+            return NULL;
+        }
+        tl_budget_used += n;
+    }
+    return malloc(n);
+}
+
+static void st_json_free(void *p) { free(p); }
+
+static void st_json_hooks(void)
+{
+    cJSON_Hooks h = {st_json_malloc, st_json_free};
+    cJSON_InitHooks(&h);
+}
+
+static pthread_once_t g_hooks_once = PTHREAD_ONCE_INIT;
+
 static int cmp_name(const void *a, const void *b)
 {
     const oc_st_tensor *x = *(oc_st_tensor *const *)a, *y = *(oc_st_tensor *const *)b;
@@ -368,7 +401,18 @@ static oc_status parse_header(oc_st_file *f)
         return oc_error(OC_ERR_FORMAT, "%s: header does not start with '{' (byte 0x%02x)", path,
                         (unsigned)(uint8_t)h[0]);
     const char *end = NULL;
+    pthread_once(&g_hooks_once, st_json_hooks);
+    tl_budget_on = 1;
+    tl_budget_over = 0;
+    tl_budget_used = 0;
+    tl_budget_max = hlen < (ST_MAX_JSON_BYTES - (1u << 20)) / 20 ? (size_t)hlen * 20 + (1u << 20)
+                                                                 : ST_MAX_JSON_BYTES;
     cJSON *root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &end, 0);
+    tl_budget_on = 0;
+    if (!root && tl_budget_over)
+        return oc_error(OC_ERR_FORMAT, "%s: header of %llu bytes needs more than %zu MB to "
+                        "parse (too many small JSON values)", path, (unsigned long long)hlen,
+                        tl_budget_max >> 20);
     if (!root) {
         size_t at = (end && end >= h && end <= h + hlen) ? (size_t)(end - h) : 0;
         return oc_error(OC_ERR_FORMAT, "%s: header is not valid JSON (near header byte %zu)",

@@ -142,6 +142,34 @@ static void test_rule_header_start_and_json(void **state)
     expect_bad(deep, 0, OC_ERR_FORMAT, "not valid JSON", NULL);
 }
 
+/* a header of many tiny JSON values: rejected by the parse-memory budget (20 x header bytes
+ * + 1 MB, at most 256 MB) instead of taking gigabytes: cJSON needs 64 bytes per "0," */
+static void test_rule_json_memory_budget(void **state)
+{
+    (void)state;
+    size_t nv = 600000, hl = 6 + 2 * nv + 1;
+    char *h = malloc(hl + 1);
+    assert_non_null(h);
+    memcpy(h, "{\"a\":[", 6);
+    for (size_t i = 0; i < nv; i++) memcpy(h + 6 + 2 * i, "0,", 2);
+    memcpy(h + 6 + 2 * nv - 1, "]}", 2);
+    h[hl] = 0;
+    size_t n;
+    uint8_t *b = mk_raw(h, hl, hl, NULL, 0, &n);
+    oc_st_file *f = NULL;
+    assert_int_equal(oc_st_open_memory(b, n, "bad.safetensors", &f), OC_ERR_FORMAT);
+    assert_non_null(strstr(oc_last_error(), "bad.safetensors: header of 1200007 bytes needs more "
+                                            "than 23 MB to parse"));
+    free(b);
+    /* a smaller one of the same shape parses and fails on the entry */
+    memcpy(h + 6 + 2 * 1000 - 1, "]}", 2);
+    b = mk_raw(h, 6 + 2 * 1000 + 1, 6 + 2 * 1000 + 1, NULL, 0, &n);
+    assert_int_equal(oc_st_open_memory(b, n, "bad.safetensors", &f), OC_ERR_FORMAT);
+    assert_non_null(strstr(oc_last_error(), "tensor 'a': entry is not an object"));
+    free(b);
+    free(h);
+}
+
 static void test_rule_entry_not_object(void **state)
 {
     (void)state;
@@ -793,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_rule_file_too_short),
         cmocka_unit_test(test_rule_header_length),
         cmocka_unit_test(test_rule_header_start_and_json),
+        cmocka_unit_test(test_rule_json_memory_budget),
         cmocka_unit_test(test_rule_entry_not_object),
         cmocka_unit_test(test_rule_dtype),
         cmocka_unit_test(test_rule_shape),

@@ -4,7 +4,8 @@
 # tests/fuzz/seeds/<name>. Exits non-zero when a target crashes (the crash input's path is
 # printed; turn it into a unit test) or does not build.
 #   tests/fuzz/run.sh [SECONDS] [NAME...]      e.g. tests/fuzz/run.sh 60 model
-# A target may set its input size limit with a line "// FUZZ_MAX_LEN: 65536" (default 65536).
+# A target may set its input size limit with a line "// FUZZ_MAX_LEN: 65536" (default 65536)
+# and have a libFuzzer dictionary in tests/fuzz/<name>.dict.
 set -u
 cd "$(dirname "$0")/../.."
 secs=${1:-30}
@@ -73,6 +74,8 @@ for t in tests/fuzz/fuzz_*.c; do
   maxlen=${maxlen:-65536}
   corpus="$OUT/corpus-$name"; art="$OUT/artifacts-$name/"
   mkdir -p "$corpus" "$art"
+  dict=()
+  [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
   seeds=()
   [ -d "tests/fuzz/seeds/$name" ] && seeds=("tests/fuzz/seeds/$name")
   echo "fuzz: $name for ${secs}s (max_len $maxlen, corpus $corpus)" >&2
@@ -80,13 +83,13 @@ for t in tests/fuzz/fuzz_*.c; do
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$bin" -max_len="$maxlen" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$art" "$corpus" "${seeds[@]}" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
   rc=$?
-  grep -E '^stat::number_of_executed_runs|^#[0-9]+.*DONE' "$log" | tail -2 >&2
+  grep -a -E '^stat::number_of_executed_runs|^#[0-9]+.*DONE' "$log" | tail -2 >&2
   if [ $rc -ne 0 ]; then
     status=1
     found=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-    grep -E 'ERROR: |SUMMARY: |runtime error' "$log" | head -5 >&2
+    grep -a -E 'ERROR: |SUMMARY: |runtime error' "$log" | head -5 >&2
     echo "fuzz: $name FAILED (exit $rc); crash input: ${found:-see $log}; log: $log" >&2
     crashes+=("$name: ${found:-$log}")
   else
