@@ -116,32 +116,32 @@ bench-ops: deps
 	$(BUILD)/bench-ops
 
 weights: all
-	@bash bench/make_weights.sh
+	@BUILD=$(BUILD) bash bench/make_weights.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/ocellus-bench
-	@bash bench/make_weights.sh
-	$(BUILD)/ocellus-bench --mode quick
+	@BUILD=$(BUILD) bash bench/make_weights.sh
+	OCELLUS_BENCH_CFLAGS="$(CFLAGS_ALL)" $(BUILD)/ocellus-bench --mode quick
 
 bench-full: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/ocellus-bench
-	@bash bench/make_weights.sh
-	$(BUILD)/ocellus-bench --mode full
+	@BUILD=$(BUILD) bash bench/make_weights.sh
+	OCELLUS_BENCH_CFLAGS="$(CFLAGS_ALL)" $(BUILD)/ocellus-bench --mode full
 
 bench-baseline: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/ocellus-bench
-	@bash bench/make_weights.sh
-	$(BUILD)/ocellus-bench --mode quick --save-baseline
+	@BUILD=$(BUILD) bash bench/make_weights.sh
+	OCELLUS_BENCH_CFLAGS="$(CFLAGS_ALL)" $(BUILD)/ocellus-bench --mode quick --save-baseline
 
 bench-compare: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/ocellus-bench
-	@bash bench/make_weights.sh
-	$(BUILD)/ocellus-bench --mode quick --compare
+	@BUILD=$(BUILD) bash bench/make_weights.sh
+	OCELLUS_BENCH_CFLAGS="$(CFLAGS_ALL)" $(BUILD)/ocellus-bench --mode quick --compare
 
 bench-callgrind: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/ocellus-bench
-	@bash bench/make_weights.sh
-	bash bench/callgrind.sh $(MODEL)
+	@BUILD=$(BUILD) bash bench/make_weights.sh
+	BUILD=$(BUILD) bash bench/callgrind.sh $(MODEL)
 
 # ---- fuzzing (clang + libFuzzer) ----
 fuzz: deps

@@ -1,0 +1,160 @@
+/* baseline.c -- saved baselines (bench/baselines/<host>-<isa>-t<threads>.json) and the
+ * comparison of a run against them: a change is a regression only when the median moved by
+ * more than the threshold AND the Mann-Whitney U test says the samples differ (p < alpha). */
+#include "bench.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bn_baseline_path(const bn_run *r, char *out, size_t len)
+{
+    char host[128];
+    snprintf(host, sizeof host, "%s", r->env.host);
+    for (char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') *p = '_';
+    snprintf(out, len, "%.400s/%.100s-%s-t%d.json", r->cfg.baselines_dir, host, r->env.isa,
+             r->env.threads);
+}
+
+static cJSON *series_json(const bn_series *s)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < s->n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(s->v[i]));
+    return a;
+}
+
+int bn_baseline_save(bn_run *r, char *err, size_t errlen)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "ocellus-bench baseline");
+    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddStringToObject(o, "host", r->env.host);
+    cJSON_AddStringToObject(o, "cpu", r->env.cpu_model);
+    cJSON_AddStringToObject(o, "isa", r->env.isa);
+    cJSON_AddNumberToObject(o, "threads", r->env.threads);
+    cJSON_AddStringToObject(o, "commit", r->env.commit);
+    cJSON_AddStringToObject(o, "timestamp", r->env.timestamp);
+    cJSON_AddStringToObject(o, "mode", r->mode);
+    cJSON *vs = cJSON_AddObjectToObject(o, "variants");
+    int n = 0;
+    for (int i = 0; i < r->nv; i++) {
+        const bn_variant *v = &r->v[i];
+        if (v->skipped || v->e2e.n == 0) continue;
+        cJSON *x = cJSON_AddObjectToObject(vs, v->name);
+        cJSON_AddStringToObject(x, "weights", v->kind);
+        cJSON_AddItemToObject(x, "e2e_ms", series_json(&v->e2e));
+        cJSON_AddItemToObject(x, "inference_ms", series_json(&v->infer));
+        cJSON_AddItemToObject(x, "load_ms", series_json(&v->load_ms));
+        cJSON_AddNumberToObject(x, "peak_rss_mb", v->peak.peak_rss_mb);
+        cJSON_AddNumberToObject(x, "batch_peak_rss_mb", v->batch.peak_rss_mb);
+        n++;
+    }
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "nothing measured: no baseline written");
+        free(txt);
+        return -1;
+    }
+    bn_mkdirs(r->cfg.baselines_dir);
+    FILE *f = fopen(r->baseline_path, "w");
+    if (!f || fputs(txt, f) < 0 || fputc('\n', f) < 0) {
+        snprintf(err, errlen, "%.300s: %s", r->baseline_path, strerror(errno));
+        if (f) fclose(f);
+        free(txt);
+        return -1;
+    }
+    free(txt);
+    if (fclose(f)) {
+        snprintf(err, errlen, "%.300s: %s", r->baseline_path, strerror(errno));
+        return -1;
+    }
+    r->baseline_saved = 1;
+    return 0;
+}
+
+static int json_samples(const cJSON *a, double **out)
+{
+    *out = NULL;
+    if (!cJSON_IsArray(a)) return 0;
+    int n = cJSON_GetArraySize(a);
+    if (n <= 0) return 0;
+    double *v = malloc(sizeof(double) * (size_t)n);
+    if (!v) return 0;
+    int k = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+        if (cJSON_IsNumber(e)) v[k++] = e->valuedouble;
+    *out = v;
+    return k;
+}
+
+static void add_reg(bn_run *r, const char *model, const char *metric, const bs_comparison *c)
+{
+    bn_regression *a = realloc(r->reg, sizeof(bn_regression) * (size_t)(r->n_reg + 1));
+    if (!a) return;
+    r->reg = a;
+    bn_regression *x = &r->reg[r->n_reg++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->model, sizeof x->model, "%s", model);
+    snprintf(x->metric, sizeof x->metric, "%s", metric);
+    x->c = *c;
+}
+
+int bn_baseline_compare(bn_run *r, char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    if (bn_read_file(r->baseline_path, &buf, &len)) {
+        snprintf(err, errlen, "no baseline at %.300s", r->baseline_path);
+        return -1;
+    }
+    cJSON *o = cJSON_ParseWithLength((const char *)buf, len);
+    free(buf);
+    const cJSON *vs = o ? cJSON_GetObjectItemCaseSensitive(o, "variants") : NULL;
+    if (!cJSON_IsObject(vs)) {
+        snprintf(err, errlen, "%.300s: not a baseline file (no \"variants\" object)", r->baseline_path);
+        cJSON_Delete(o);
+        return -1;
+    }
+    r->baseline_found = 1;
+    static const struct {
+        const char *key, *metric;
+        size_t off;
+    } metrics[] = {
+        {"e2e_ms", "latency", offsetof(bn_variant, e2e)},
+        {"inference_ms", "inference", offsetof(bn_variant, infer)},
+        {"load_ms", "load", offsetof(bn_variant, load_ms)},
+    };
+    for (int i = 0; i < r->nv; i++) {
+        bn_variant *v = &r->v[i];
+        if (v->skipped) continue;
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(vs, v->name);
+        if (!cJSON_IsObject(x)) continue;
+        for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++) {
+            const bn_series *cur = (const bn_series *)((const char *)v + metrics[k].off);
+            double *base;
+            int nb = json_samples(cJSON_GetObjectItemCaseSensitive(x, metrics[k].key), &base);
+            if (nb > 0 && cur->n > 0) {
+                bs_comparison c;
+                if (bs_compare(base, nb, cur->v, cur->n, r->cfg.regression_threshold, r->cfg.alpha, &c) == 0) {
+                    add_reg(r, v->name, metrics[k].metric, &c);
+                    if (k == 0) {
+                        v->compared = 1;
+                        v->cmp = c;
+                    }
+                }
+            }
+            free(base);
+        }
+    }
+    cJSON_Delete(o);
+    return 0;
+}
