@@ -105,8 +105,10 @@ valgrind: deps
 	  bash tests/run.sh --valgrind $(TEST_BIN)
 
 # ---- benchmark tree (bench/) ----
+# --whole-archive: the model families are referenced weakly by src/model.c, so a plain static
+# link would leave them out of the benchmark ("unknown architecture ... (known: none)").
 $(BUILD)/ocellus-bench: $(BENCH_OBJ) $(BUILD)/libocellus.a
-	$(CC) -o $@ $(BENCH_OBJ) $(BUILD)/libocellus.a $(LDLIBS_ALL)
+	$(CC) -o $@ $(BENCH_OBJ) -Wl,--whole-archive $(BUILD)/libocellus.a -Wl,--no-whole-archive $(LDLIBS_ALL)
 
 $(BUILD)/bench-ops: $(BENCH_OPS_SRC) $(BUILD)/libocellus.a $(HDRS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OPS_SRC) $(BUILD)/libocellus.a $(LDLIBS_ALL)
