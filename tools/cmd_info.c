@@ -8,16 +8,6 @@
 #include "cli.h"
 #include "model.h"
 
-/* The model families and the graph live in other files of the library; until they are all
- * built in, info still works and says GFLOPs are not available. */
-#pragma weak oc_find_arch
-#pragma weak oc_model_load
-#pragma weak oc_model_free
-#pragma weak oc_graph_new
-#pragma weak oc_graph_free
-#pragma weak oc_graph_status
-#pragma weak oc_graph_flops
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ocellus info [--json] [--tensors] FILE.safetensors\n"
@@ -119,10 +109,6 @@ static int compute_flops(const char *path, const oc_st_file *f, flops_info *fi)
 {
     fi->gflops = -1;
     arch_name(f, fi->arch, sizeof fi->arch);
-    if (!oc_find_arch || !oc_model_load || !oc_graph_new || !oc_graph_flops) {
-        snprintf(fi->why, sizeof fi->why, "architecture not built in");
-        return OC_EXIT_OK;
-    }
     if (!fi->arch[0]) {
         snprintf(fi->why, sizeof fi->why, "no architecture in the metadata");
         return OC_EXIT_OK;
@@ -152,15 +138,15 @@ static int compute_flops(const char *path, const oc_st_file *f, flops_info *fi)
     oc_status st = OC_ERR_NOMEM;
     if (g && m->arch && m->arch->build) {
         st = m->arch->build(m, g, 1, fi->h, fi->w);
-        if (st == OC_OK && oc_graph_status) st = oc_graph_status(g);
+        if (st == OC_OK) st = oc_graph_status(g);
     }
     if (st == OC_OK) {
         fi->gflops = oc_graph_flops(g) / 1e9;
     } else {
         snprintf(fi->why, sizeof fi->why, "graph build failed: %.200s", oc_last_error());
     }
-    if (g && oc_graph_free) oc_graph_free(g);
-    if (oc_model_free) oc_model_free(m);
+    oc_graph_free(g);
+    oc_model_free(m);
     return OC_EXIT_OK;
 }
 
