@@ -8,7 +8,8 @@ static const oc_cli_command commands[] = {
     {"info", "print a model file's metadata, tensors, parameters and GFLOPs", cmd_info},
     {"gen", "write a model file with deterministic synthetic weights (yolo11, yolov8)", cmd_gen},
     {"run", "run a model on raw tensors (safetensors in/out), optionally every layer", cmd_run},
-    /* {"detect", ...}, {"convert", ...} are added with their files */
+    {"detect", "detect objects in images (YOLO): summary, annotated PNG, JSON", cmd_detect},
+    {"convert", "convert an ultralytics ONNX export or a state_dict to an Ocellus model", cmd_convert},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,38 @@
+/* convert.h -- turn reference checkpoints into Ocellus model files (src/convert.c).
+ *
+ * oc_convert_onnx: an ultralytics ONNX export (`yolo export format=onnx`, BatchNorm fused).
+ *   Every Conv node "/model.2/cv1/conv/Conv" gives "model.2.cv1.conv.weight" (+ ".bias") from
+ *   its initializers; other initializers with state_dict-like names are kept; class names,
+ *   input size and task come from the ONNX metadata_props; arch (yolo11/yolov8/yolo12) from
+ *   the description ("Ultralytics YOLO11n model ...") or the graph, scale from the
+ *   description, unless overridden.
+ * oc_convert_state_dict: a safetensors state_dict (safetensors.torch.save_file(
+ *   model.state_dict())) plus arch/scale (taken from its __metadata__ "config"/"scale" when
+ *   NULL) and num_classes (<= 0: from the metadata "nc" or the Detect head's shapes).
+ * Both write ocellus.* metadata (docs/FORMAT.md) with oc_st_writer, then check the result by
+ * loading it with oc_model_load; on any failure the output file is removed and the message
+ * says what was wrong.
+ */
+#ifndef OC_CONVERT_H
+#define OC_CONVERT_H
+
+#include "internal.h"
+
+oc_status oc_convert_onnx(const char *onnx_path, const char *out_path,
+                          const char *arch_override /* NULL */,
+                          const char *scale_override /* NULL */);
+oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const char *arch,
+                                const char *scale, int num_classes);
+
+/* ---- helpers (exposed for tests) ---- */
+/* Module path of an ONNX node name: "/model.23/cv3.0/cv3.0.2/Conv" -> "model.23.cv3.0.2",
+ * "/model.6/m.0/m/m.0/cv1/conv/Conv" -> "model.6.m.0.m.0.cv1.conv" (a scope that repeats its
+ * parent's name plus ".i" is that parent's i-th child; the last component, the op, is
+ * dropped). Returns 0, or -1 when the name is not of that form or does not fit in cap. */
+int oc_onnx_module_path(const char *node_name, char *out, size_t cap);
+/* The reference's scale table: depth_multiple, width_multiple, max_channels of arch/scale.
+ * Returns 0 when arch or scale is unknown. */
+int oc_convert_scale_table(const char *arch, const char *scale, double *depth, double *width,
+                           int *max_channels);
+
+#endif

@@ -1,0 +1,348 @@
+/* detect.c -- oc_detect: letterbox, run, decode the YOLO Detect output, NMS, map back. */
+#include "detect.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define MAX_NMS 30000
+
+/* model.c references the model families weakly, and a weak reference does not pull an object
+ * out of a static library: without a strong reference somewhere, a program linked with
+ * libocellus.a that loads a YOLO file finds "unknown architecture". These strong references
+ * make sure the YOLO families come along whenever this file is linked. */
+extern const oc_arch oc_arch_yolo11, oc_arch_yolov8;
+__attribute__((used)) static const oc_arch *const k_yolo_families[] = {&oc_arch_yolo11,
+                                                                      &oc_arch_yolov8};
+
+void oc_detect_options_default(oc_detect_options *o)
+{
+    if (!o) return;
+    o->conf_threshold = 0.25f;
+    o->iou_threshold = 0.7f;
+    o->max_det = 300;
+    o->agnostic_nms = 0;
+    o->input_size = 0;
+}
+
+float oc_box_iou(const oc_det_box *a, const oc_det_box *b)
+{
+    float iw = fminf(a->x2, b->x2) - fmaxf(a->x1, b->x1);
+    float ih = fminf(a->y2, b->y2) - fmaxf(a->y1, b->y1);
+    if (!(iw > 0) || !(ih > 0)) return 0.0f;
+    float inter = iw * ih;
+    float aa = fmaxf(a->x2 - a->x1, 0) * fmaxf(a->y2 - a->y1, 0);
+    float ab = fmaxf(b->x2 - b->x1, 0) * fmaxf(b->y2 - b->y1, 0);
+    float uni = aa + ab - inter;
+    return uni > 0 ? inter / uni : 0.0f;
+}
+
+typedef struct {
+    float score;
+    int anchor;
+} cand_key;
+
+static int cmp_cand(const void *pa, const void *pb)
+{
+    const cand_key *a = pa, *b = pb;
+    if (a->score > b->score) return -1;
+    if (a->score < b->score) return 1;
+    return (a->anchor > b->anchor) - (a->anchor < b->anchor);
+}
+
+int oc_detect_candidates(const float *out0, int nc, int64_t anchors, float conf, oc_det_box *out,
+                         int cap)
+{
+    if (!out0 || nc < 1 || anchors < 1 || !out || cap < 1 || anchors > INT32_MAX) return 0;
+    int A = (int)anchors;
+    /* best class per anchor, walking rows (contiguous) */
+    float *best = oc_malloc((size_t)A * sizeof(float));
+    int *bcls = oc_malloc((size_t)A * sizeof(int));
+    cand_key *keys = oc_malloc((size_t)A * sizeof(cand_key));
+    if (!best || !bcls || !keys) {
+        oc_free(best);
+        oc_free(bcls);
+        oc_free(keys);
+        return -1;
+    }
+    const float *row = out0 + 4 * (size_t)A;
+    for (int a = 0; a < A; a++) {
+        best[a] = row[a];
+        bcls[a] = 0;
+    }
+    for (int c = 1; c < nc; c++) {
+        row = out0 + (size_t)(4 + c) * (size_t)A;
+        for (int a = 0; a < A; a++)
+            if (row[a] > best[a]) {
+                best[a] = row[a];
+                bcls[a] = c;
+            }
+    }
+    int n = 0;
+    for (int a = 0; a < A; a++)
+        if (best[a] > conf) { /* NaN scores never pass */
+            keys[n].score = best[a];
+            keys[n].anchor = a;
+            n++;
+        }
+    qsort(keys, (size_t)n, sizeof *keys, cmp_cand);
+    if (n > MAX_NMS) n = MAX_NMS;
+    if (n > cap) n = cap;
+    for (int i = 0; i < n; i++) {
+        int a = keys[i].anchor;
+        float cx = out0[a], cy = out0[(size_t)A + a];
+        float w = out0[2 * (size_t)A + a], h = out0[3 * (size_t)A + a];
+        out[i].x1 = cx - w / 2;
+        out[i].y1 = cy - h / 2;
+        out[i].x2 = cx + w / 2;
+        out[i].y2 = cy + h / 2;
+        out[i].score = keys[i].score;
+        out[i].cls = bcls[a];
+    }
+    oc_free(best);
+    oc_free(bcls);
+    oc_free(keys);
+    return n;
+}
+
+int oc_detect_nms(oc_det_box *boxes, int n, float iou, int agnostic, int max_det)
+{
+    if (!boxes || n <= 0 || max_det <= 0) return 0;
+    int kept = 0;
+    for (int i = 0; i < n && kept < max_det; i++) {
+        int keep = 1;
+        for (int k = 0; k < kept; k++) {
+            if (!agnostic && boxes[k].cls != boxes[i].cls) continue;
+            if (oc_box_iou(&boxes[k], &boxes[i]) > iou) {
+                keep = 0;
+                break;
+            }
+        }
+        if (keep) boxes[kept++] = boxes[i];
+    }
+    return kept;
+}
+
+static float clampf(float v, float lo, float hi)
+{
+    if (!(v > lo)) return lo; /* also NaN */
+    return v < hi ? v : hi;
+}
+
+void oc_detect_unletterbox(oc_det_box *b, int n, const oc_letterbox_info *lb, int img_w,
+                           int img_h)
+{
+    float s = (lb && lb->scale > 0) ? lb->scale : 1.0f;
+    float pl = lb ? (float)lb->pad_left : 0, pt = lb ? (float)lb->pad_top : 0;
+    for (int i = 0; i < n; i++) {
+        b[i].x1 = clampf((b[i].x1 - pl) / s, 0, (float)img_w);
+        b[i].x2 = clampf((b[i].x2 - pl) / s, 0, (float)img_w);
+        b[i].y1 = clampf((b[i].y1 - pt) / s, 0, (float)img_h);
+        b[i].y2 = clampf((b[i].y2 - pt) / s, 0, (float)img_h);
+    }
+}
+
+oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
+                                const oc_detect_options *opts, const oc_letterbox_info *lb,
+                                int img_w, int img_h, const char *const *class_names,
+                                int n_names, oc_detections *out)
+{
+    if (!out0 || !out || nc < 1 || anchors < 1 || anchors > INT32_MAX)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect_postprocess: bad arguments (nc %d, "
+                        "anchors %lld)", nc, (long long)anchors);
+    oc_detect_options def;
+    if (!opts) {
+        oc_detect_options_default(&def);
+        opts = &def;
+    }
+    out->items = NULL;
+    out->count = 0;
+    int cap = anchors < MAX_NMS ? (int)anchors : MAX_NMS;
+    oc_det_box *boxes = oc_malloc((size_t)cap * sizeof *boxes);
+    if (!boxes) return oc_error(OC_ERR_NOMEM, "detect: out of memory for %d boxes", cap);
+    int n = oc_detect_candidates(out0, nc, anchors, opts->conf_threshold, boxes, cap);
+    if (n < 0) {
+        oc_free(boxes);
+        return oc_error(OC_ERR_NOMEM, "detect: out of memory for %lld anchors",
+                        (long long)anchors);
+    }
+    n = oc_detect_nms(boxes, n, opts->iou_threshold, opts->agnostic_nms, opts->max_det);
+    oc_detect_unletterbox(boxes, n, lb, img_w, img_h);
+    oc_detection *items = oc_malloc((size_t)(n ? n : 1) * sizeof *items);
+    if (!items) {
+        oc_free(boxes);
+        return oc_error(OC_ERR_NOMEM, "detect: out of memory for %d detections", n);
+    }
+    for (int i = 0; i < n; i++) {
+        items[i].x1 = boxes[i].x1;
+        items[i].y1 = boxes[i].y1;
+        items[i].x2 = boxes[i].x2;
+        items[i].y2 = boxes[i].y2;
+        items[i].score = boxes[i].score;
+        items[i].class_id = boxes[i].cls;
+        items[i].class_name =
+            (class_names && boxes[i].cls < n_names) ? class_names[boxes[i].cls] : NULL;
+    }
+    oc_free(boxes);
+    out->items = items;
+    out->count = n;
+    return OC_OK;
+}
+
+void oc_detections_free(oc_detections *d)
+{
+    if (!d) return;
+    oc_free(d->items);
+    d->items = NULL;
+    d->count = 0;
+}
+
+/* The model a session runs. src/session.c keeps it private; until it exports a (strong)
+ * oc_session_model, this weak fallback reads it from the session, whose struct begins with
+ * `const oc_model *m` (src/session.c). A strong definition elsewhere replaces this one. */
+__attribute__((weak)) const struct oc_model *oc_session_model(const oc_session *s)
+{
+    return s ? *(const struct oc_model *const *)(const void *)s : NULL;
+}
+
+oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options *opts,
+                    oc_detections *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!s || !img || !out) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: NULL argument");
+    if (!img->data || img->width < 1 || img->height < 1 ||
+        (img->channels != 3 && img->channels != 1))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: image %dx%d with %d channels is not a "
+                        "decoded RGB or gray image", img->width, img->height, img->channels);
+    oc_detect_options o;
+    if (opts) o = *opts;
+    else oc_detect_options_default(&o);
+    if (!(o.conf_threshold >= 0 && o.conf_threshold <= 1))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: conf_threshold %g is not in [0, 1]",
+                        (double)o.conf_threshold);
+    if (!(o.iou_threshold >= 0 && o.iou_threshold <= 1))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: iou_threshold %g is not in [0, 1]",
+                        (double)o.iou_threshold);
+    if (o.max_det < 1)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: max_det %d must be >= 1", o.max_det);
+    if (o.input_size != 0 && (o.input_size < 32 || o.input_size > 4096 || o.input_size % 32))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: input_size %d must be 0 or a multiple "
+                        "of 32 in [32, 4096]", o.input_size);
+    const oc_model *m = oc_session_model(s);
+    if (!m) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: the session has no model");
+    if (m->arch && m->arch->task != OC_TASK_DETECT_YOLO)
+        return oc_error(OC_ERR_UNSUPPORTED, "oc_detect: model '%s' (arch %s) is not a YOLO "
+                        "detector", m->path ? m->path : "?", oc_model_arch(m));
+    int in_h, in_w;
+    if (o.input_size) {
+        in_h = in_w = o.input_size;
+    } else {
+        oc_model_input_size(m, &in_h, &in_w);
+        if (in_h < 32 || in_w < 32 || in_h > 4096 || in_w > 4096)
+            in_h = in_w = 640;
+    }
+
+    double t0 = oc_now_ms();
+    float *chw = oc_malloc((size_t)3 * (size_t)in_h * (size_t)in_w * sizeof(float));
+    if (!chw) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for a %dx%d input", in_w,
+                              in_h);
+    oc_letterbox_info lb;
+    oc_status st = oc_letterbox_chw(img, in_w, in_h, 114, chw, &lb);
+    if (st) {
+        oc_free(chw);
+        return st;
+    }
+    double t1 = oc_now_ms();
+    oc_tensor in;
+    memset(&in, 0, sizeof in);
+    in.name = "images";
+    in.ndim = 4;
+    in.dims[0] = 1;
+    in.dims[1] = 3;
+    in.dims[2] = in_h;
+    in.dims[3] = in_w;
+    in.data = chw;
+    st = oc_session_run(s, &in, 1);
+    oc_free(chw);
+    if (st) return st;
+    double t2 = oc_now_ms();
+    oc_tensor y;
+    if (oc_session_tensor(s, "output0", &y) != OC_OK) {
+        if ((st = oc_session_output(s, 0, &y)))
+            return oc_error_prefix(st, "oc_detect: no output0: ");
+    }
+    int nc_model = oc_model_num_classes(m);
+    if (y.ndim != 3 || y.dims[0] != 1 || y.dims[1] < 5 || y.dims[2] < 1 ||
+        (nc_model > 0 && y.dims[1] != 4 + nc_model))
+        return oc_error(OC_ERR_SHAPE, "oc_detect: output0 has shape [%lld, %lld, %lld] (ndim %d), "
+                        "expected [1, %d, anchors]", (long long)y.dims[0],
+                        (long long)(y.ndim > 1 ? y.dims[1] : 0),
+                        (long long)(y.ndim > 2 ? y.dims[2] : 0), y.ndim, 4 + nc_model);
+    int nc = (int)(y.dims[1] - 4);
+    const char **names = oc_malloc((size_t)nc * sizeof *names);
+    if (!names) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory");
+    for (int i = 0; i < nc; i++) names[i] = oc_model_class_name(m, i);
+    st = oc_detect_postprocess(y.data, nc, y.dims[2], &o, &lb, img->width, img->height, names, nc,
+                               out);
+    oc_free(names);
+    if (st) return st;
+    double t3 = oc_now_ms();
+    out->ms_preprocess = t1 - t0;
+    out->ms_inference = t2 - t1;
+    out->ms_postprocess = t3 - t2;
+    return OC_OK;
+}
+
+/* ---- JSON ---- */
+static double round_to(double v, double q) { return round(v / q) * q; }
+
+char *oc_detections_json(const char *image_path, int width, int height, const char *model,
+                         double ms_decode, const oc_detections *d, int pretty)
+{
+    cJSON *root = cJSON_CreateObject(), *im = NULL, *t = NULL, *arr = NULL;
+    int ok = root != NULL;
+    if (ok) ok = (im = cJSON_AddObjectToObject(root, "image")) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(im, "path", image_path ? image_path : "") != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(im, "width", width) != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(im, "height", height) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(root, "model", model ? model : "") != NULL;
+    if (ok) ok = (t = cJSON_AddObjectToObject(root, "timing_ms")) != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(t, "decode", round_to(ms_decode, 0.001)) != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(t, "preprocess",
+                                         round_to(d ? d->ms_preprocess : 0, 0.001)) != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(t, "inference",
+                                         round_to(d ? d->ms_inference : 0, 0.001)) != NULL;
+    if (ok) ok = cJSON_AddNumberToObject(t, "postprocess",
+                                         round_to(d ? d->ms_postprocess : 0, 0.001)) != NULL;
+    if (ok) ok = (arr = cJSON_AddArrayToObject(root, "detections")) != NULL;
+    for (int i = 0; ok && d && i < d->count; i++) {
+        const oc_detection *e = &d->items[i];
+        cJSON *o = cJSON_CreateObject(), *b = NULL;
+        ok = o && cJSON_AddItemToArray(arr, o);
+        if (!ok) {
+            cJSON_Delete(o);
+            break;
+        }
+        char gen[32];
+        snprintf(gen, sizeof gen, "class%d", e->class_id);
+        ok = cJSON_AddNumberToObject(o, "class_id", e->class_id) &&
+             cJSON_AddStringToObject(o, "class_name", e->class_name ? e->class_name : gen) &&
+             cJSON_AddNumberToObject(o, "score", round_to(e->score, 0.0001)) &&
+             (b = cJSON_AddArrayToObject(o, "box_xyxy")) != NULL;
+        const float v[4] = {e->x1, e->y1, e->x2, e->y2};
+        for (int k = 0; ok && k < 4; k++) {
+            cJSON *n = cJSON_CreateNumber(round_to(v[k], 0.1));
+            ok = n && cJSON_AddItemToArray(b, n);
+            if (!ok) cJSON_Delete(n);
+        }
+    }
+    char *s = ok ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
+    cJSON_Delete(root);
+    if (!s) return NULL;
+    char *r = oc_strdup(s);
+    cJSON_free(s);
+    return r;
+}
