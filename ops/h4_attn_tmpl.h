@@ -28,7 +28,7 @@
 #define NV 2 /* 6 x 16 accumulator tile: 12 ymm */
 #endif
 #define BK 64
-#define BQ 96 /* multiple of MR */
+#define BQ 192 /* multiple of MR */
 #define NR (NV * VL)
 
 static inline int64_t a_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -59,42 +59,50 @@ static size_t tiles_layout(const oc_attn_desc *d, char *base, tiles *t)
 
 size_t H4_SFX(oc_h4_attn_thread_bytes)(const oc_attn_desc *d) { return tiles_layout(d, NULL, NULL); }
 
-/* S[MR][NR*] = A[MR][K] * B[K][ldb] over column range [0, nv*VL) ; A row stride lda */
-static inline void mk_qk(const float *a, int64_t lda, const float *b, int64_t ldb, int K,
-                         float *c, int64_t ldc)
+#define H4_UNROLL _Pragma("GCC unroll 8")
+
+/* S[MR][NR] = A[MR][K] * B[K][ldb] (columns [0, NR)); A row stride lda */
+static inline __attribute__((always_inline)) void mk_qk(const float *a, int64_t lda,
+                                                        const float *b, int64_t ldb, int K,
+                                                        float *c, int64_t ldc)
 {
     vf acc[MR][NV];
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++) acc[r][v] = vf_zero();
+    H4_UNROLL for (int r = 0; r < MR; r++)
+        H4_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_zero();
     for (int j = 0; j < K; j++) {
         vf bv[NV];
-        for (int v = 0; v < NV; v++) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
-        for (int r = 0; r < MR; r++) {
+        H4_UNROLL for (int v = 0; v < NV; v++) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
+        H4_UNROLL for (int r = 0; r < MR; r++) {
             vf av = vf_set1(a[r * lda + j]);
-            for (int v = 0; v < NV; v++) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
+            H4_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++) vf_store(c + r * ldc + v * VL, acc[r][v]);
+    H4_UNROLL for (int r = 0; r < MR; r++)
+        H4_UNROLL for (int v = 0; v < NV; v++) vf_store(c + r * ldc + v * VL, acc[r][v]);
 }
 
-/* C[MR][nv*VL] += A[MR][K] * B[K][ldb], nv in 1..NV (compile-time after inlining) */
-static inline void mk_pv(const float *a, int64_t lda, const float *b, int64_t ldb, int K,
-                         float *c, int64_t ldc, const int nv)
+/* C[MR][nv*VL] += A[MR][K] * B[K][ldb], nv in 1..NV (a constant after inlining) */
+static inline __attribute__((always_inline)) void mk_pv(const float *a, int64_t lda,
+                                                        const float *b, int64_t ldb, int K,
+                                                        float *c, int64_t ldc, const int nv)
 {
     vf acc[MR][NV];
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = vf_load(c + r * ldc + v * VL);
+    H4_UNROLL for (int r = 0; r < MR; r++)
+        H4_UNROLL for (int v = 0; v < NV; v++)
+            if (v < nv) acc[r][v] = vf_load(c + r * ldc + v * VL);
     for (int j = 0; j < K; j++) {
         vf bv[NV];
-        for (int v = 0; v < nv; v++) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
-        for (int r = 0; r < MR; r++) {
+        H4_UNROLL for (int v = 0; v < NV; v++)
+            if (v < nv) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
+        H4_UNROLL for (int r = 0; r < MR; r++) {
             vf av = vf_set1(a[r * lda + j]);
-            for (int v = 0; v < nv; v++) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
+            H4_UNROLL for (int v = 0; v < NV; v++)
+                if (v < nv) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < nv; v++) vf_store(c + r * ldc + v * VL, acc[r][v]);
+    H4_UNROLL for (int r = 0; r < MR; r++)
+        H4_UNROLL for (int v = 0; v < NV; v++)
+            if (v < nv) vf_store(c + r * ldc + v * VL, acc[r][v]);
 }
 
 static void pv_tile(const float *a, int64_t lda, const float *b, int64_t ldb, int K, float *c,
@@ -110,6 +118,48 @@ static void pv_tile(const float *a, int64_t lda, const float *b, int64_t ldb, in
 #else
     if (rem == 1) mk_pv(a, lda, b + c0, ldb, K, c + c0, ldc, 1);
 #endif
+}
+
+/* 8x8 transpose of rows r[0..7] (AVX; both instantiations have it) */
+static inline void tr8x8(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
+                         __m256 r6, __m256 r7, float *dst, int64_t lds)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * lds, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * lds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * lds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * lds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * lds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * lds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * lds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * lds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* dst[j * ldd + i] = src[i * ks + j] for i < ni, j < nj (a transposing pack) */
+static void tpack(const float *src, int64_t ks, int ni, int nj, float *dst, int64_t ldd)
+{
+    int i = 0;
+    for (; i + 8 <= ni; i += 8) {
+        const float *s0 = src + (int64_t)i * ks;
+        int j = 0;
+        for (; j + 8 <= nj; j += 8)
+            tr8x8(_mm256_loadu_ps(s0 + j), _mm256_loadu_ps(s0 + ks + j),
+                  _mm256_loadu_ps(s0 + 2 * ks + j), _mm256_loadu_ps(s0 + 3 * ks + j),
+                  _mm256_loadu_ps(s0 + 4 * ks + j), _mm256_loadu_ps(s0 + 5 * ks + j),
+                  _mm256_loadu_ps(s0 + 6 * ks + j), _mm256_loadu_ps(s0 + 7 * ks + j),
+                  dst + (int64_t)j * ldd + i, ldd);
+        for (; j < nj; j++)
+            for (int r = 0; r < 8; r++) dst[(int64_t)j * ldd + i + r] = s0[(int64_t)r * ks + j];
+    }
+    for (; i < ni; i++)
+        for (int j = 0; j < nj; j++) dst[(int64_t)j * ldd + i] = src[(int64_t)i * ks + j];
 }
 
 static void attn_unit(const oc_attn_desc *d, const float *q, const float *k, const float *v,
@@ -142,10 +192,7 @@ static void attn_unit(const oc_attn_desc *d, const float *q, const float *k, con
         const int nb = d->lk - t0 < BK ? d->lk - t0 : BK;
         /* pack K^T [D][BK] */
         if (d->k_sd == 1 && d->k_st != 1) {
-            for (int tt = 0; tt < nb; tt++) {
-                const float *src = kb + (int64_t)(t0 + tt) * d->k_st;
-                for (int j = 0; j < D; j++) t->kt[(int64_t)j * BK + tt] = src[j];
-            }
+            tpack(kb + (int64_t)t0 * d->k_st, d->k_st, nb, D, t->kt, BK);
         } else {
             for (int j = 0; j < D; j++) {
                 const float *src = kb + (int64_t)j * d->k_sd + (int64_t)t0 * d->k_st;
@@ -158,19 +205,31 @@ static void attn_unit(const oc_attn_desc *d, const float *q, const float *k, con
         }
         if (nb < BK)
             for (int j = 0; j < D; j++) memset(t->kt + (int64_t)j * BK + nb, 0, (size_t)(BK - nb) * sizeof(float));
-        /* pack V [BK][ldacc] (only dvp columns are read) */
-        for (int tt = 0; tt < BK; tt++) {
-            float *dst = t->vp + (int64_t)tt * ldacc;
-            if (tt < nb) {
+        /* V: read in place when rows are contiguous and dv fills whole vectors, else pack
+         * [nb][ldacc] with zero column padding (only nb rows are ever read) */
+        const float *vsrc;
+        int64_t ldv;
+        if (d->v_sd == 1 && DV % VL == 0) {
+            vsrc = vb + (int64_t)t0 * d->v_st;
+            ldv = d->v_st;
+        } else {
+            if (d->v_st == 1 && d->v_sd != 1) /* feature-major V: transpose */
+                tpack(vb + t0, d->v_sd, DV, nb, t->vp, ldacc);
+            for (int tt = 0; tt < nb; tt++) {
+                float *dst = t->vp + (int64_t)tt * ldacc;
+                if (d->v_st == 1 && d->v_sd != 1) {
+                    for (int64_t c = DV; c < dvp; c++) dst[c] = 0.0f;
+                    continue;
+                }
                 const float *src = vb + (int64_t)(t0 + tt) * d->v_st;
                 if (d->v_sd == 1)
                     memcpy(dst, src, (size_t)DV * sizeof(float));
                 else
                     for (int c = 0; c < DV; c++) dst[c] = src[(int64_t)c * d->v_sd];
                 for (int64_t c = DV; c < dvp; c++) dst[c] = 0.0f;
-            } else {
-                memset(dst, 0, (size_t)dvp * sizeof(float));
             }
+            vsrc = t->vp;
+            ldv = ldacc;
         }
         /* S = Qp Kt */
         for (int r = 0; r < nqp; r += MR)
@@ -213,7 +272,7 @@ static void attn_unit(const oc_attn_desc *d, const float *q, const float *k, con
         for (int r = nq; r < nqp; r++) memset(t->s + (int64_t)r * BK, 0, BK * sizeof(float));
         /* O += P V */
         for (int r = 0; r < nqp; r += MR)
-            pv_tile(t->s + (int64_t)r * BK, BK, t->vp, ldacc, nb, t->acc + (int64_t)r * ldacc, ldacc, dvp);
+            pv_tile(t->s + (int64_t)r * BK, BK, vsrc, ldv, nb, t->acc + (int64_t)r * ldacc, ldacc, dvp);
     }
     /* o = O / l */
     float *ob = o + b * d->o_sb + h * d->o_sh;
