@@ -542,6 +542,351 @@ static void test_profile_table(void **state)
     oc_graph_free(g);
 }
 
+
+/* ======================= real op nodes (kernels from ops/) ======================= */
+
+static oc_ctx scalar_ctx(void **scr, size_t bytes)
+{
+    oc_ctx c = {oc_get_isa(), 1, NULL, 0};
+    *scr = bytes ? oc_malloc(bytes) : NULL;
+    c.scratch = *scr;
+    c.scratch_bytes = bytes;
+    return c;
+}
+
+static float silu_ref(float v) { return v / (1.0f + expf(-v)); }
+
+/* ---- in place: act and binary reuse a dying operand's block, and only then ---- */
+static void test_inplace(void **state)
+{
+    (void)state;
+    oc_graph *g = oc_graph_new();
+    oc_tid x = oc_g_input(g, "x", oc_shape2(4, 16));
+    mix_params id = {{1, 0, 0, 0}, 0.5f};
+    oc_tid a = oc_g_custom(g, "mk", &x, 1, oc_shape2(4, 16), mix_fn, &id, sizeof id, 0);
+    oc_tid b = oc_g_act(g, OC_ACT_SILU, a);                 /* a dies here: in place */
+    static float bias[16];
+    for (int i = 0; i < 16; i++) bias[i] = (float)i * 0.25f - 1.0f;
+    oc_tid cb = oc_g_const(g, oc_shape1(16), bias);
+    oc_tid c = oc_g_binary(g, OC_BIN_ADD, cb, b);           /* b (operand 1) dies: in place */
+    oc_tid xs = oc_g_act(g, OC_ACT_RELU, x);                /* graph input: never in place */
+    oc_tid d = oc_g_binary(g, OC_BIN_MUL, c, xs);           /* c dies here: in place on c */
+    oc_tid e = oc_g_act(g, OC_ACT_SIGMOID, d);              /* d is used again below: not */
+    oc_tid v = oc_g_reshape(g, e, oc_shape1(64));
+    oc_tid f = oc_g_act(g, OC_ACT_TANH, v);                 /* a view: not in place */
+    oc_tid h = oc_g_binary(g, OC_BIN_SUB, d, oc_g_reshape(g, f, oc_shape2(4, 16)));
+    oc_g_output(g, h, "h");
+    assert_int_equal(oc_graph_status(g), OC_OK);
+    assert_int_equal(oc_graph_plan(g, 0, oc_get_isa(), 1), OC_OK);
+    int n_act_b = 1, n_add = 2, n_relu = 3, n_mul = 4, n_sig = 5, n_tanh = 6, n_sub = 7;
+    assert_int_equal(oc_graph_node_inplace_input(g, n_act_b), 0);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_add), 1);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_relu), -1);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_mul), 0);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_sig), -1);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_tanh), -1);
+    assert_int_equal(oc_graph_node_inplace_input(g, n_sub), 0); /* d dies at sub */
+    oc_tensor_plan pa, pb, pc, pd;
+    oc_graph_tensor_plan(g, a, &pa);
+    oc_graph_tensor_plan(g, b, &pb);
+    oc_graph_tensor_plan(g, c, &pc);
+    oc_graph_tensor_plan(g, d, &pd);
+    assert_int_equal(pa.offset, pb.offset);
+    assert_int_equal(pb.offset, pc.offset);
+    assert_int_equal(pc.offset, pd.offset);
+    assert_int_equal(pa.storage, pd.storage);
+    /* run on garbage and compare with a direct computation */
+    float in[64];
+    tu_fill_uniform(in, 64, 5, -2, 2);
+    void *ar = oc_malloc(oc_graph_arena_bytes(g)), *scr;
+    memset(ar, 0xff, oc_graph_arena_bytes(g));
+    oc_ctx ctx = scalar_ctx(&scr, oc_graph_scratch_bytes(g));
+    const float *ins[1] = {in};
+    assert_int_equal(oc_graph_run(g, &ctx, ar, ins, 1, NULL), OC_OK);
+    const float *out = oc_graph_data(g, ar, oc_graph_find(g, "h"));
+    for (int i = 0; i < 64; i++) {
+        float av = in[(i * 7) % 64] + 0.5f;
+        float cv = bias[i % 16] + silu_ref(av);
+        float dv = cv * (in[i] > 0 ? in[i] : 0.0f);
+        float ev = 1.0f / (1.0f + expf(-dv));
+        float want = dv - tanhf(ev);
+        assert_float_equal(out[i], want, 1e-5f * (1.0f + fabsf(want)));
+    }
+    oc_free(ar);
+    oc_free(scr);
+    oc_graph_free(g);
+}
+
+/* ---- executor results with real kernels, checked against direct loops ---- */
+static void test_real_ops(void **state)
+{
+    (void)state;
+    oc_graph *g = oc_graph_new();
+    const int C = 4, H = 6, W = 5;
+    oc_tid x = oc_g_input(g, "x", oc_shape4(1, C, H, W));
+    /* conv 3x3 pad 1 (4->4) with a residual (x) and ReLU */
+    static float cw[4 * 4 * 9], cbias[4];
+    tu_fill_uniform(cw, 4 * 4 * 9, 3, -0.5f, 0.5f);
+    tu_fill_uniform(cbias, 4, 4, -0.5f, 0.5f);
+    oc_conv2d_desc cd = {4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, OC_ACT_RELU};
+    oc_conv2d_weights *pk;
+    assert_int_equal(oc_conv2d_prepack(&cd, cw, cbias, oc_get_isa(), &pk), OC_OK);
+    oc_tid conv = oc_g_conv2d(g, x, &cd, pk, x);
+    oc_g_name(g, conv, "conv");
+    /* chunk into two channel halves (views), concat them swapped along channels */
+    oc_tid lo = oc_g_slice(g, conv, 1, 0, 2), hi = oc_g_slice(g, conv, 1, 2, 4);
+    oc_tid parts[2] = {hi, lo};
+    oc_tid cat = oc_g_concat(g, parts, 2, 1);
+    /* concat along the last axis too */
+    oc_tid parts2[2] = {x, conv};
+    oc_tid cat2 = oc_g_concat(g, parts2, 2, -1); /* [1,4,6,10] */
+    oc_g_output(g, cat2, "cat2");
+    /* softmax over channels (a middle axis) */
+    oc_tid sm = oc_g_softmax(g, cat, 1);
+    oc_g_output(g, sm, "sm");
+    /* maxpool 2x2 s2 and upsample back (nearest) */
+    oc_pool2d_desc pd = {2, 2, 2, 2, 0, 0, 0, 0, 0, 0};
+    oc_tid mp = oc_g_maxpool2d(g, conv, &pd);        /* [1,4,3,2] */
+    oc_tid up = oc_g_upsample_nearest(g, mp, 6, 4);  /* [1,4,6,4] */
+    oc_g_output(g, up, "up");
+    /* tokens: [1, C, H*W] -> permute to [1, HW, C] -> linear C->3 -> matmul with its T */
+    oc_tid tok = oc_g_permute(g, oc_g_reshape(g, conv, oc_shape3(1, C, H * W)), (int[]){0, 2, 1});
+    static float lw[3 * 4], lb[3];
+    tu_fill_uniform(lw, 12, 8, -1, 1);
+    tu_fill_uniform(lb, 3, 9, -1, 1);
+    oc_tid lin = oc_g_linear(g, tok, lw, lb, C, 3, OC_ACT_NONE);       /* [1,30,3] */
+    oc_tid mm = oc_g_matmul(g, lin, lin, 0, 1);                        /* [1,30,30] */
+    oc_g_output(g, mm, "mm");
+    static float gam[3] = {1, 2, 0.5f}, bet[3] = {0, 1, -1};
+    oc_tid ln = oc_g_layernorm(g, lin, gam, bet, 1e-5f);
+    oc_g_output(g, ln, "ln");
+    assert_int_equal(oc_graph_status(g), OC_OK);
+    assert_int_equal(oc_g_shape(g, cat2).d[3], 10);
+    assert_int_equal(oc_g_shape(g, mm).d[2], 30);
+    assert_int_equal(oc_graph_plan(g, 0, oc_get_isa(), 2), OC_OK);
+    float in[4 * 6 * 5];
+    tu_fill_uniform(in, 120, 10, -1, 1);
+    void *ar = oc_malloc(oc_graph_arena_bytes(g)), *scr;
+    oc_ctx ctx = scalar_ctx(&scr, oc_graph_scratch_bytes(g));
+    ctx.nthreads = 2;
+    const float *ins[1] = {in};
+    assert_int_equal(oc_graph_run(g, &ctx, ar, ins, 1, NULL), OC_OK);
+
+    /* reference */
+    float rc[4][6][5];
+    for (int o = 0; o < 4; o++)
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                double acc = cbias[o];
+                for (int k = 0; k < 4; k++)
+                    for (int dy = 0; dy < 3; dy++)
+                        for (int dx = 0; dx < 3; dx++) {
+                            int iy = y + dy - 1, ix = xx + dx - 1;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            acc += (double)cw[((o * 4 + k) * 3 + dy) * 3 + dx] * in[(k * H + iy) * W + ix];
+                        }
+                float v = (float)acc;
+                rc[o][y][xx] = (v > 0 ? v : 0) + in[(o * H + y) * W + xx];
+            }
+    const float *o2 = oc_graph_data(g, ar, oc_graph_find(g, "cat2"));
+    for (int k = 0; k < 4; k++)
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < 10; xx++) {
+                float want = xx < 5 ? in[(k * H + y) * W + xx] : rc[k][y][xx - 5];
+                assert_float_equal(o2[(k * H + y) * 10 + xx], want, 1e-4);
+            }
+    const float *osm = oc_graph_data(g, ar, oc_graph_find(g, "sm"));
+    for (int y = 0; y < H; y++)
+        for (int xx = 0; xx < W; xx++) {
+            int perm[4] = {2, 3, 0, 1};
+            double mx = -1e30, den = 0;
+            for (int k = 0; k < 4; k++) mx = fmax(mx, rc[perm[k]][y][xx]);
+            for (int k = 0; k < 4; k++) den += exp(rc[perm[k]][y][xx] - mx);
+            for (int k = 0; k < 4; k++)
+                assert_float_equal(osm[(k * H + y) * W + xx],
+                                   (float)(exp(rc[perm[k]][y][xx] - mx) / den), 1e-5);
+        }
+    const float *oup = oc_graph_data(g, ar, oc_graph_find(g, "up"));
+    for (int k = 0; k < 4; k++)
+        for (int y = 0; y < 6; y++)
+            for (int xx = 0; xx < 4; xx++) {
+                int py = y / 2, px = xx / 2; /* nearest: floor(dst * in / out) */
+                float m = -1e30f;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) m = fmaxf(m, rc[k][py * 2 + dy][px * 2 + dx]);
+                assert_float_equal(oup[(k * 6 + y) * 4 + xx], m, 1e-4);
+            }
+    float rl[30][3];
+    for (int t = 0; t < 30; t++)
+        for (int o = 0; o < 3; o++) {
+            double acc = lb[o];
+            for (int k = 0; k < 4; k++) acc += (double)lw[o * 4 + k] * rc[k][t / W][t % W];
+            rl[t][o] = (float)acc;
+        }
+    const float *omm = oc_graph_data(g, ar, oc_graph_find(g, "mm"));
+    for (int i = 0; i < 30; i++)
+        for (int j = 0; j < 30; j++) {
+            double acc = 0;
+            for (int k = 0; k < 3; k++) acc += (double)rl[i][k] * rl[j][k];
+            assert_float_equal(omm[i * 30 + j], (float)acc, 1e-3);
+        }
+    const float *oln = oc_graph_data(g, ar, oc_graph_find(g, "ln"));
+    for (int t = 0; t < 30; t++) {
+        double mu = (rl[t][0] + rl[t][1] + rl[t][2]) / 3.0, var = 0;
+        for (int k = 0; k < 3; k++) var += (rl[t][k] - mu) * (rl[t][k] - mu);
+        var /= 3.0;
+        for (int k = 0; k < 3; k++)
+            assert_float_equal(oln[t * 3 + k],
+                               (float)((rl[t][k] - mu) / sqrt(var + 1e-5) * gam[k] + bet[k]), 1e-3);
+    }
+    oc_free(ar);
+    oc_free(scr);
+    oc_graph_free(g);
+    oc_conv2d_weights_free(pk);
+}
+
+/* ---- attention with strides addressing a packed qkv tensor (feature-major) ---- */
+static void test_attention_strided(void **state)
+{
+    (void)state;
+    enum { B = 1, NH = 2, D = 4, L = 6 };
+    oc_graph *g = oc_graph_new();
+    /* qkv as a conv would produce it: [1][3][NH][D][L] (channels, then tokens) */
+    oc_tid qkv = oc_g_input(g, "qkv", (oc_shape){5, {B, 3, NH, D, L}});
+    oc_tid q = oc_g_slice(g, qkv, 1, 0, 1), k = oc_g_slice(g, qkv, 1, 1, 2),
+           v = oc_g_slice(g, qkv, 1, 2, 3);
+    oc_attn_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.batch = B;
+    ad.heads = NH;
+    ad.lq = ad.lk = L;
+    ad.d = ad.dv = D;
+    ad.scale = 0.5f;
+    ad.q_sb = ad.k_sb = ad.v_sb = 3 * NH * D * L;
+    ad.q_sh = ad.k_sh = ad.v_sh = D * L;
+    ad.q_st = ad.k_st = ad.v_st = 1;
+    ad.q_sd = ad.k_sd = ad.v_sd = L;
+    /* output token-major [B][NH][L][D] */
+    ad.o_sb = NH * L * D;
+    ad.o_sh = L * D;
+    ad.o_st = D;
+    ad.o_sd = 1;
+    oc_tid o = oc_g_attention(g, q, k, v, OC_NONE, &ad, oc_shape4(B, NH, L, D));
+    oc_g_output(g, o, "o");
+    assert_int_equal(oc_graph_status(g), OC_OK);
+    assert_int_equal(oc_graph_plan(g, 0, oc_get_isa(), 1), OC_OK);
+    float in[3 * NH * D * L];
+    tu_fill_uniform(in, sizeof in / sizeof in[0], 21, -1, 1);
+    void *ar = oc_malloc(oc_graph_arena_bytes(g)), *scr;
+    oc_ctx ctx = scalar_ctx(&scr, oc_graph_scratch_bytes(g));
+    const float *ins[1] = {in};
+    assert_int_equal(oc_graph_run(g, &ctx, ar, ins, 1, NULL), OC_OK);
+    const float *out = oc_graph_data(g, ar, oc_graph_find(g, "o"));
+#define QKV(part, h, j, t) in[(((part) * NH + (h)) * D + (j)) * L + (t)]
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < L; i++) {
+            double s[L], mx = -1e30, den = 0;
+            for (int t = 0; t < L; t++) {
+                double acc = 0;
+                for (int j = 0; j < D; j++) acc += (double)QKV(0, h, j, i) * QKV(1, h, j, t);
+                s[t] = 0.5 * acc;
+                mx = fmax(mx, s[t]);
+            }
+            for (int t = 0; t < L; t++) den += exp(s[t] - mx);
+            for (int j = 0; j < D; j++) {
+                double acc = 0;
+                for (int t = 0; t < L; t++) acc += exp(s[t] - mx) / den * QKV(2, h, j, t);
+                assert_float_equal(out[(h * L + i) * D + j], (float)acc, 1e-5);
+            }
+        }
+#undef QKV
+    oc_free(ar);
+    oc_free(scr);
+    oc_graph_free(g);
+
+    /* strides that run past a tensor are refused at build time */
+    g = oc_graph_new();
+    qkv = oc_g_input(g, "qkv", (oc_shape){5, {B, 3, NH, D, L}});
+    q = oc_g_slice(g, qkv, 1, 0, 1);
+    ad.q_sd = L + 1;
+    assert_int_equal(oc_g_attention(g, q, q, q, OC_NONE, &ad, oc_shape4(B, NH, L, D)), OC_NONE);
+    assert_int_equal(oc_graph_status(g), OC_ERR_SHAPE);
+    assert_non_null(strstr(oc_last_error(), "the q strides"));
+    oc_graph_free(g);
+}
+
+/* ---- builders' shape errors name the op, the tensors and their shapes ---- */
+static void test_op_shape_errors(void **state)
+{
+    (void)state;
+    oc_graph *g = oc_graph_new();
+    oc_tid a = oc_g_input(g, "a", oc_shape4(1, 8, 20, 20));
+    oc_tid b = oc_g_input(g, "b", oc_shape4(1, 4, 10, 10));
+    oc_g_name(g, b, "layer6");
+    oc_tid xs[2] = {a, b};
+    assert_int_equal(oc_g_concat(g, xs, 2, 1), OC_NONE);
+    assert_int_equal(oc_graph_status(g), OC_ERR_SHAPE);
+    assert_non_null(strstr(oc_last_error(), "concat"));
+    assert_non_null(strstr(oc_last_error(), "'layer6' [1, 4, 10, 10]"));
+    assert_non_null(strstr(oc_last_error(), "'a' [1, 8, 20, 20]"));
+    oc_graph_free(g);
+
+    g = oc_graph_new();
+    a = oc_g_input(g, "a", oc_shape3(2, 3, 4));
+    b = oc_g_input(g, "b", oc_shape2(5, 4));
+    assert_int_equal(oc_g_binary(g, OC_BIN_MUL, a, b), OC_NONE);
+    assert_non_null(strstr(oc_last_error(), "mul"));
+    assert_non_null(strstr(oc_last_error(), "broadcast"));
+    assert_non_null(strstr(oc_last_error(), "[5, 4]"));
+    oc_graph_free(g);
+    /* broadcasting that is legal */
+    g = oc_graph_new();
+    a = oc_g_input(g, "a", oc_shape3(2, 1, 4));
+    b = oc_g_input(g, "b", oc_shape2(5, 1));
+    oc_tid y = oc_g_binary(g, OC_BIN_ADD, a, b);
+    oc_shape ys = oc_g_shape(g, y);
+    assert_int_equal(ys.ndim, 3);
+    assert_int_equal(ys.d[0], 2);
+    assert_int_equal(ys.d[1], 5);
+    assert_int_equal(ys.d[2], 4);
+    oc_graph_free(g);
+
+    g = oc_graph_new();
+    a = oc_g_input(g, "img", oc_shape4(1, 3, 16, 16));
+    oc_conv2d_desc cd = {16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, OC_ACT_SILU};
+    static float w[8 * 16 * 9];
+    oc_conv2d_weights *pk;
+    assert_int_equal(oc_conv2d_prepack(&cd, w, NULL, oc_get_isa(), &pk), OC_OK);
+    assert_int_equal(oc_g_conv2d(g, a, &cd, pk, OC_NONE), OC_NONE);
+    assert_non_null(strstr(oc_last_error(), "conv2d"));
+    assert_non_null(strstr(oc_last_error(), "'img' [1, 3, 16, 16]"));
+    assert_non_null(strstr(oc_last_error(), "cin 16"));
+    oc_graph_free(g);
+    /* residual of the wrong shape */
+    g = oc_graph_new();
+    a = oc_g_input(g, "x", oc_shape4(1, 16, 8, 8));
+    b = oc_g_input(g, "r", oc_shape4(1, 8, 4, 4));
+    assert_int_equal(oc_g_conv2d(g, a, &cd, pk, b), OC_NONE);
+    assert_non_null(strstr(oc_last_error(), "residual"));
+    assert_non_null(strstr(oc_last_error(), "[1, 8, 8, 8]"));
+    oc_graph_free(g);
+    oc_conv2d_weights_free(pk);
+
+    g = oc_graph_new();
+    a = oc_g_input(g, "a", oc_shape3(2, 3, 4));
+    b = oc_g_input(g, "b", oc_shape3(2, 5, 6));
+    assert_int_equal(oc_g_matmul(g, a, b, 0, 0), OC_NONE);
+    assert_non_null(strstr(oc_last_error(), "inner dims"));
+    oc_graph_free(g);
+
+    g = oc_graph_new();
+    a = oc_g_input(g, "a", oc_shape3(2, 3, 4));
+    assert_int_equal(oc_g_permute(g, a, (int[]){0, 0, 1}), OC_NONE);
+    assert_int_equal(oc_graph_status(g), OC_ERR_INVALID_ARG);
+    assert_int_equal(oc_g_softmax(g, a, 1), OC_NONE); /* sticky */
+    oc_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +896,10 @@ int main(void)
         cmocka_unit_test(test_sticky_errors),
         cmocka_unit_test(test_run_checks),
         cmocka_unit_test(test_profile_table),
+        cmocka_unit_test(test_inplace),
+        cmocka_unit_test(test_real_ops),
+        cmocka_unit_test(test_attention_strided),
+        cmocka_unit_test(test_op_shape_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
