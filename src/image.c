@@ -25,7 +25,8 @@
 
 #define OC_IMAGE_DEFAULT_PIXEL_LIMIT 100000000ull /* 100 megapixels */
 #define OC_IMAGE_MAX_FILE_BYTES (1ull << 30)      /* oc_image_load reads at most 1 GiB */
-#define OC_JPEG_MAX_SCANS 1000                    /* progressive-JPEG scan bomb guard */
+#define OC_IMAGE_MAX_ALLOC_BYTES (1ull << 36)    /* 64 GiB: a sanity cap for oc_image_alloc */
+#define OC_JPEG_MAX_SCANS 256                     /* progressive-JPEG scan bomb guard */
 
 static _Atomic uint64_t g_pixel_limit = OC_IMAGE_DEFAULT_PIXEL_LIMIT;
 
@@ -47,9 +48,10 @@ oc_status oc_image_alloc(oc_image *img, int width, int height, int channels)
     if (channels < 1 || channels > 4)
         return oc_error(OC_ERR_INVALID_ARG, "oc_image_alloc: channels %d (want 1..4)", channels);
     size_t n;
-    if (!oc_mul_size((size_t)width, (size_t)height, &n) || !oc_mul_size(n, (size_t)channels, &n))
-        return oc_error(OC_ERR_NOMEM, "oc_image_alloc: %d x %d x %d overflows", width, height,
-                        channels);
+    if (!oc_mul_size((size_t)width, (size_t)height, &n) || !oc_mul_size(n, (size_t)channels, &n) ||
+        n > OC_IMAGE_MAX_ALLOC_BYTES)
+        return oc_error(OC_ERR_NOMEM, "oc_image_alloc: %d x %d x %d is larger than %llu bytes",
+                        width, height, channels, (unsigned long long)OC_IMAGE_MAX_ALLOC_BYTES);
     uint8_t *p = oc_calloc(n, 1);
     if (!p)
         return oc_error(OC_ERR_NOMEM, "oc_image_alloc: cannot allocate %zu bytes for %d x %d x %d",

@@ -34,7 +34,7 @@ static uint32_t rnd(void)
 /* deterministic sample value for pixel (x, y), channel k */
 static unsigned sample(int x, int y, int k)
 {
-    uint32_t h = (uint32_t)(x * 73856093) ^ (uint32_t)(y * 19349663) ^ (uint32_t)(k * 83492791);
+    uint32_t h = (uint32_t)x * 73856093u ^ (uint32_t)y * 19349663u ^ (uint32_t)k * 83492791u;
     h ^= h >> 13;
     h *= 0x5bd1e995u;
     h ^= h >> 15;
@@ -442,6 +442,7 @@ static void test_pixel_limit(void **state)
 
 /* ---- JPEG ---------------------------------------------------------------------------- */
 
+static int g_jpeg_ycck; /* encode CMYK input as YCCK (Adobe transform 2) */
 static uint8_t *make_jpeg(int w, int h, J_COLOR_SPACE cs, int ncomp, const uint8_t *pix,
                           int quality, int progressive, int adobe, size_t *len)
 {
@@ -458,6 +459,7 @@ static uint8_t *make_jpeg(int w, int h, J_COLOR_SPACE cs, int ncomp, const uint8
     c.in_color_space = cs;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, quality, TRUE);
+    if (g_jpeg_ycck) jpeg_set_colorspace(&c, JCS_YCCK);
     for (int i = 0; i < c.num_components; i++) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
     if (progressive) jpeg_simple_progression(&c);
     if (adobe >= 0) c.write_Adobe_marker = adobe ? TRUE : FALSE;
@@ -545,7 +547,9 @@ static void test_jpeg_cmyk(void **state)
     /* ink values per quadrant (C, M, Y, K as fractions of 255) */
     static const uint8_t ink[4][4] = {{0, 255, 255, 0}, {255, 0, 255, 0}, {100, 50, 0, 60},
                                       {30, 30, 30, 200}};
-    for (int adobe = 0; adobe <= 1; adobe++) {
+    for (int variant = 0; variant < 3; variant++) {
+        int adobe = variant > 0; /* 0: plain CMYK, 1: Adobe CMYK, 2: Adobe YCCK */
+        g_jpeg_ycck = variant == 2;
         for (int y = 0; y < 32; y++)
             for (int x = 0; x < 32; x++) {
                 const uint8_t *k = ink[quad_of(x, y)];
@@ -558,12 +562,13 @@ static void test_jpeg_cmyk(void **state)
             }
         size_t len;
         uint8_t *j = make_jpeg(32, 32, JCS_CMYK, 4, cmyk, 100, 0, adobe, &len);
+        g_jpeg_ycck = 0;
         oc_image img;
         oc_status st = oc_image_decode(j, len, &img);
-        if (st != OC_OK) fail_msg("CMYK (adobe %d): %s", adobe, oc_last_error());
+        if (st != OC_OK) fail_msg("CMYK (variant %d): %s", variant, oc_last_error());
         assert_int_equal(img.channels, 3);
         int md = max_diff_rgb(&img, want);
-        if (md > 3) fail_msg("CMYK (adobe %d): max diff %d", adobe, md);
+        if (md > 3) fail_msg("CMYK (variant %d): max diff %d", variant, md);
         /* spot check: quadrant 0 is red, quadrant 1 green */
         assert_true(img.data[0] > 250 && img.data[1] < 5 && img.data[2] < 5);
         assert_true(img.data[20 * 3] < 5 && img.data[20 * 3 + 1] > 250);
@@ -707,6 +712,65 @@ static void test_jpeg_corrupt(void **state)
     }
     free(j);
     assert_live_unchanged(live0);
+}
+
+/* A gray progressive JPEG whose scan script sends every AC coefficient alone, with `al`
+ * successive-approximation refinements: 1 + 63 * (al + 1) scans. */
+static uint8_t *make_many_scans(int al, size_t *len, int *nscans)
+{
+    static jpeg_scan_info scans[1 + 63 * 14];
+    int n = 0;
+    scans[n++] = (jpeg_scan_info){1, {0}, 0, 0, 0, 0};
+    for (int k = 1; k <= 63; k++) {
+        scans[n++] = (jpeg_scan_info){1, {0}, k, k, 0, al};
+        for (int a = al; a > 0; a--) scans[n++] = (jpeg_scan_info){1, {0}, k, k, a, a - 1};
+    }
+    uint8_t gray[16 * 16];
+    for (int i = 0; i < 256; i++) gray[i] = (uint8_t)(i * 37);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    unsigned long outlen = 0;
+    jpeg_mem_dest(&c, &out, &outlen);
+    c.image_width = c.image_height = 16;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    c.scan_info = scans;
+    c.num_scans = n;
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < 16) {
+        JSAMPROW r = gray + c.next_scanline * 16;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *len = outlen;
+    *nscans = n;
+    return out;
+}
+
+static void test_jpeg_scan_limit(void **state)
+{
+    (void)state;
+    size_t len;
+    int n;
+    oc_image img;
+    uint8_t *j = make_many_scans(3, &len, &n); /* 253 scans: allowed */
+    assert_int_equal(n, 253);
+    oc_status st = oc_image_decode(j, len, &img);
+    if (st != OC_OK) fail_msg("%s", oc_last_error());
+    assert_int_equal(img.width, 16);
+    oc_image_free(&img);
+    free(j);
+    j = make_many_scans(4, &len, &n); /* 316 scans: refused (scan-bomb guard) */
+    assert_int_equal(n, 316);
+    assert_int_equal(oc_image_decode(j, len, &img), OC_ERR_FORMAT);
+    assert_non_null(strstr(oc_last_error(), "more than 256 scans"));
+    assert_null(img.data);
+    free(j);
 }
 
 static void test_load_files(void **state)
@@ -1081,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_jpeg_gray_rgb),
         cmocka_unit_test(test_jpeg_cmyk),
         cmocka_unit_test(test_jpeg_corrupt),
+        cmocka_unit_test(test_jpeg_scan_limit),
         cmocka_unit_test(test_load_files),
         cmocka_unit_test(test_bus_jpg),
         cmocka_unit_test(test_resize_identity_and_2x),
