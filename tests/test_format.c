@@ -414,6 +414,97 @@ static void test_open_io_errors(void **state)
     assert_int_equal(oc_st_open(NULL, &f), OC_ERR_INVALID_ARG);
 }
 
+/* every prefix of a valid file is rejected (no crash, a message); every single-byte corruption
+ * of its header is either rejected or still describes tensors inside the buffer */
+static void test_truncated_and_corrupt(void **state)
+{
+    (void)state;
+    oc_st_writer *wr = oc_st_writer_new();
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    uint16_t hh[4] = {0x3c00, 0x4000, 0x4200, 0x4400};
+    const int64_t s23[2] = {2, 3}, s4[1] = {4};
+    oc_st_writer_add(wr, "conv.weight", OC_DT_F32, 2, s23, w);
+    oc_st_writer_add(wr, "conv.bias", OC_DT_F16, 1, s4, hh);
+    oc_st_writer_meta(wr, "ocellus.arch", "yolo11");
+    const char *p = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_st_writer_save(wr, p), OC_OK);
+    oc_st_writer_free(wr);
+    FILE *fp = fopen(p, "rb");
+    assert_non_null(fp);
+    uint8_t full[1024];
+    size_t n = fread(full, 1, sizeof full, fp);
+    fclose(fp);
+    unlink(p);
+    assert_true(n > 100 && n < sizeof full);
+    oc_st_file *f = NULL;
+    for (size_t len = 0; len < n; len++) {
+        uint8_t *cut = malloc(len ? len : 1); /* exact size: ASan sees any over-read */
+        memcpy(cut, full, len);
+        oc_status st = oc_st_open_memory(cut, len, "cut.safetensors", &f);
+        assert_int_not_equal(st, OC_OK);
+        assert_null(f);
+        assert_non_null(strstr(oc_last_error(), "cut.safetensors: "));
+        free(cut);
+    }
+    assert_int_equal(oc_st_open_memory(full, n, "ok.safetensors", &f), OC_OK);
+    oc_st_close(f);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | full[i];
+    static const uint8_t vals[] = {0x00, 0x20, '"', '0', '9', '-', '.', '[', ']', '{', '}', ',',
+                                   ':', 'e', 0xff, 0x80};
+    size_t accepted = 0;
+    uint8_t *buf = malloc(n);
+    for (size_t i = 0; i < 8 + hl; i++) {
+        for (size_t v = 0; v < sizeof vals; v++) {
+            memcpy(buf, full, n);
+            if (buf[i] == vals[v]) continue;
+            buf[i] = vals[v];
+            if (oc_st_open_memory(buf, n, "mut.safetensors", &f) != OC_OK) continue;
+            accepted++;
+            for (size_t k = 0; k < oc_st_num_tensors(f); k++) {
+                const oc_st_tensor *t = oc_st_tensor_at(f, k);
+                assert_true((const uint8_t *)t->data >= buf + 8 + hl);
+                assert_true((const uint8_t *)t->data + (t->end - t->begin) <= buf + n);
+                float tmp[8];
+                if (t->numel <= 8) oc_st_to_f32(f, t, tmp);
+            }
+            oc_st_close(f);
+        }
+    }
+    free(buf);
+    /* some mutations stay valid (digits in metadata values, names), most do not */
+    assert_true(accepted > 0);
+}
+
+/* the fuzz seeds open as intended (valid ones load; the overlap seed is rejected) */
+static void test_fuzz_seeds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        oc_status want;
+        size_t tensors;
+    } seeds[] = {
+        {"conv_bn.safetensors", OC_OK, 6},  {"dtypes.safetensors", OC_OK, 10},
+        {"empty.safetensors", OC_OK, 0},    {"holes.safetensors", OC_OK, 2},
+        {"overlap.safetensors", OC_ERR_FORMAT, 0},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fuzz/seeds/model/%s", seeds[i].name);
+        if (access(path, R_OK) != 0) {
+            fprintf(stderr, "SKIP: %s not found (run from the repository root)\n", path);
+            skip();
+        }
+        oc_st_file *f = NULL;
+        assert_int_equal(oc_st_open(path, &f), seeds[i].want);
+        if (f) {
+            assert_int_equal(oc_st_num_tensors(f), seeds[i].tensors);
+            oc_st_close(f);
+        }
+    }
+}
+
 /* ---- writer -> reader round trip ---------------------------------------------------- */
 
 static void test_round_trip(void **state)
@@ -862,6 +953,8 @@ int main(void)
         cmocka_unit_test(test_rule_metadata),
         cmocka_unit_test(test_accepted_edge_cases),
         cmocka_unit_test(test_open_io_errors),
+        cmocka_unit_test(test_truncated_and_corrupt),
+        cmocka_unit_test(test_fuzz_seeds),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_writer_f64_and_empty),
         cmocka_unit_test(test_f16_conversions),

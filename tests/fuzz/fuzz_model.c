@@ -1,8 +1,9 @@
 /* libFuzzer target for the model-file loader: bytes -> oc_st_open_memory; on success every
  * tensor is looked up by name and, when floating, converted to float32; metadata is read.
- * Each input is tried twice: as a whole file, and as "header JSON + data" with the 8-byte
- * length prefix made to match (up to the last '}'), so header mutations reach the JSON rules
- * instead of failing on the length. */
+ * Each input is tried twice: as a whole file, and as a header only (the input up to its last
+ * '}', behind a matching 8-byte length prefix, in an allocation that ends with the header), so
+ * header mutations reach the JSON rules instead of failing on the length, and any read past
+ * the end of the header is a heap overflow that ASan reports. */
 // FUZZ_MAX_LEN: 65536
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,11 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t h = size;
     while (h > 0 && data[h - 1] != '}') h--;
     if (h == 0 || size > (1u << 20)) return 0;
-    uint8_t *buf = malloc(size + 8);
+    uint8_t *buf = malloc(h + 8);
     if (!buf) return 0;
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)h >> (8 * i));
-    memcpy(buf + 8, data, size);
-    exercise(buf, size + 8);
+    memcpy(buf + 8, data, h);
+    exercise(buf, h + 8);
     free(buf);
     return 0;
 }
