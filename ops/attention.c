@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define OC_ATT_SBK 64
+#define OC_ATT_STACK_DV 1024
 
 void oc_attn_desc_contiguous(oc_attn_desc *d)
 {
@@ -110,15 +111,19 @@ void oc_attention(const oc_ctx *ctx, const oc_attn_desc *d, const float *q, cons
         oc_h4_attention_avx2(ctx, d, q, k, v, o);
         return;
     }
+    /* scalar: (64 + dv) floats per thread, from the stack when small (so the reference works
+     * even without scratch), else from ctx->scratch */
     const size_t per = scalar_thread_bytes(d);
-    if (per * (size_t)nt > ctx->scratch_bytes) return; /* caller broke the scratch contract */
+    const int on_stack = d->dv <= OC_ATT_STACK_DV;
+    if (!on_stack && per * (size_t)nt > ctx->scratch_bytes) return; /* scratch contract broken */
     const int64_t rows = (int64_t)d->batch * d->heads * d->lq;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int i = (int)(r % d->lq);
         int h = (int)((r / d->lq) % d->heads);
         int b = (int)(r / ((int64_t)d->lq * d->heads));
-        float *sc = (float *)((char *)ctx->scratch + per * (size_t)omp_get_thread_num());
+        float stackbuf[OC_ATT_SBK + OC_ATT_STACK_DV];
+        float *sc = on_stack ? stackbuf : (float *)((char *)ctx->scratch + per * (size_t)omp_get_thread_num());
         float *acc = sc + OC_ATT_SBK;
         const float *qi = q + b * d->q_sb + h * d->q_sh + (int64_t)i * d->q_st;
         const float *kb = k + b * d->k_sb + h * d->k_sh;

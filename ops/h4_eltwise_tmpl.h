@@ -131,6 +131,21 @@ float H4_SFX(oc_h4_exp_sub_sum)(const float *x, float m, float *y, int64_t n)
     return vf_hsum(acc);
 }
 
+void H4_SFX(oc_h4_exp_sub_acc)(const float *x, const float *m, float *y, float *sum, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf e = vf_exp(vf_sub(vf_load(x + i), vf_load(m + i)));
+        vf_store(y + i, e);
+        vf_store(sum + i, vf_add(vf_load(sum + i), e));
+    }
+    for (; i < n; i++) {
+        float e = expf(x[i] - m[i]);
+        y[i] = e;
+        sum[i] += e;
+    }
+}
+
 void H4_SFX(oc_h4_softmax_row)(const float *x, float *y, int64_t n)
 {
     vf vmx = vf_set1(-INFINITY);

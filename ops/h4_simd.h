@@ -16,6 +16,9 @@
     void oc_h4_softmax_row_##sfx(const float *x, float *y, int64_t n);                       \
     /* y[i] = exp(x[i] - m), returns the sum of y (in place allowed) */                      \
     float oc_h4_exp_sub_sum_##sfx(const float *x, float m, float *y, int64_t n);             \
+    /* y[j] = exp(x[j] - m[j]); sum[j] += y[j] (strided softmax; in place allowed) */       \
+    void oc_h4_exp_sub_acc_##sfx(const float *x, const float *m, float *y, float *sum,       \
+                                 int64_t n);                                                \
     /* layer norm of one contiguous row */                                                   \
     void oc_h4_layernorm_row_##sfx(const float *x, float *y, int n, const float *g,          \
                                    const float *b, float eps);

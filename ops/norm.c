@@ -58,12 +58,19 @@ void oc_softmax(const oc_ctx *ctx, const float *x, float *y, int64_t outer, int6
                 float v = xb[a * inner + j];
                 mx[j] = v > mx[j] ? v : mx[j];
             }
-        for (int64_t a = 0; a < axis; a++)
-            for (int j = 0; j < m; j++) {
-                float e = expf(xb[a * inner + j] - mx[j]);
-                yb[a * inner + j] = e;
-                sm[j] += e;
+        for (int64_t a = 0; a < axis; a++) {
+            if (isa >= OC_ISA_AVX512) {
+                oc_h4_exp_sub_acc_avx512(xb + a * inner, mx, yb + a * inner, sm, m);
+            } else if (isa == OC_ISA_AVX2) {
+                oc_h4_exp_sub_acc_avx2(xb + a * inner, mx, yb + a * inner, sm, m);
+            } else {
+                for (int j = 0; j < m; j++) {
+                    float e = expf(xb[a * inner + j] - mx[j]);
+                    yb[a * inner + j] = e;
+                    sm[j] += e;
+                }
             }
+        }
         for (int64_t a = 0; a < axis; a++)
             for (int j = 0; j < m; j++) yb[a * inner + j] /= sm[j];
     }

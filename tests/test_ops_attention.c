@@ -244,6 +244,26 @@ static void test_attention_scratch_is_bounded(void **state)
     }
 }
 
+static void test_attention_without_scratch(void **state)
+{
+    (void)state;
+    /* too little scratch for the tiled SIMD path: falls back to the reference, same result */
+    const acase c = {1, 2, 30, 70, 16, 16, 0, 1, 1.0f};
+    oc_attn_desc d;
+    float *q, *k, *v, *bias;
+    setup(&c, &d, &q, &k, &v, &bias, 77);
+    size_t no = (size_t)c.b * c.h * c.lq * c.dv;
+    float *o = malloc(no * 4), *ref = malloc(no * 4);
+    run_attn(OC_ISA_SCALAR, 1, &d, q, k, v, ref);
+    for (int isa = 0; isa <= (int)oc_cpu_best_isa(); isa++) {
+        oc_ctx ctx = {(oc_isa)isa, 2, NULL, 0};
+        memset(o, 0xff, no * 4);
+        oc_attention(&ctx, &d, q, k, v, o);
+        assert_memory_equal(o, ref, no * 4);
+    }
+    free(q); free(k); free(v); free(bias); free(o); free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_attention_scalar_vs_naive),
         cmocka_unit_test(test_attention_simd_vs_scalar),
         cmocka_unit_test(test_attention_scratch_is_bounded),
+        cmocka_unit_test(test_attention_without_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
