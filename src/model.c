@@ -16,8 +16,12 @@
 
 /* ---------------------------------------------------------------- registry ------------ */
 
-extern const oc_arch oc_arch_yolo11 __attribute__((weak));
-extern const oc_arch oc_arch_yolov8 __attribute__((weak));
+/* Families whose file is in the tree are referenced strongly: with the static library a weak
+ * undefined reference does not make the linker pull the family's object out of the archive,
+ * so a weak-only family would be silently missing from programs linked with libocellus.a.
+ * Families still being written are weak (absent -> skipped) until their file lands. */
+extern const oc_arch oc_arch_yolo11;
+extern const oc_arch oc_arch_yolov8;
 extern const oc_arch oc_arch_yolo12 __attribute__((weak));
 extern const oc_arch oc_arch_rtdetr __attribute__((weak));
 extern const oc_arch oc_arch_rfdetr __attribute__((weak));
