@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define OC_UP_PAR_MIN 16384
+#define OC_UP_TAB 4096 /* widest output row served by the per-column tables (48 KB of stack) */
 
 static inline int near_src(int dst, float scale, int in)
 {
@@ -78,23 +79,48 @@ void oc_upsample_bilinear(const oc_ctx *ctx, const float *x, int n, int c, int h
         sh = (float)h / (float)oh;
         sw = (float)w / (float)ow;
     }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * h * w;
-        float *yp = y + p * oh * ow;
-        for (int i = 0; i < oh; i++) {
-            int h0, h1;
-            float lh;
-            lin_idx(i, sh, h, align_corners, &h0, &h1, &lh);
-            const float *r0 = xp + (int64_t)h0 * w, *r1 = xp + (int64_t)h1 * w;
-            float *yr = yp + (int64_t)i * ow;
-            const float wh0 = 1.0f - lh, wh1 = lh;
+    const oc_isa isa = ctx->isa;
+#pragma omp parallel num_threads(nt) if (nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN)
+    {
+        /* per-column source indices and weights, computed once per call and thread */
+        int32_t cw0[OC_UP_TAB], cw1[OC_UP_TAB];
+        float cl[OC_UP_TAB];
+        const int tab = ow <= OC_UP_TAB;
+        if (tab)
             for (int j = 0; j < ow; j++) {
-                int w0, w1;
-                float lw;
-                lin_idx(j, sw, w, align_corners, &w0, &w1, &lw);
-                const float ww0 = 1.0f - lw, ww1 = lw;
-                yr[j] = wh0 * (ww0 * r0[w0] + ww1 * r0[w1]) + wh1 * (ww0 * r1[w0] + ww1 * r1[w1]);
+                int a0, a1;
+                lin_idx(j, sw, w, align_corners, &a0, &a1, &cl[j]);
+                cw0[j] = a0;
+                cw1[j] = a1;
+            }
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = x + p * h * w;
+            float *yp = y + p * oh * ow;
+            for (int i = 0; i < oh; i++) {
+                int h0, h1;
+                float lh;
+                lin_idx(i, sh, h, align_corners, &h0, &h1, &lh);
+                const float *r0 = xp + (int64_t)h0 * w, *r1 = xp + (int64_t)h1 * w;
+                float *yr = yp + (int64_t)i * ow;
+                const float wh0 = 1.0f - lh, wh1 = lh;
+                if (tab && isa >= OC_ISA_AVX2) {
+                    oc_h4_bilinear_row_avx2(r0, r1, wh0, wh1, cw0, cw1, cl, yr, ow);
+                } else if (tab) {
+                    for (int j = 0; j < ow; j++) {
+                        const float ww0 = 1.0f - cl[j], ww1 = cl[j];
+                        yr[j] = wh0 * (ww0 * r0[cw0[j]] + ww1 * r0[cw1[j]]) +
+                                wh1 * (ww0 * r1[cw0[j]] + ww1 * r1[cw1[j]]);
+                    }
+                } else {
+                    for (int j = 0; j < ow; j++) {
+                        int w0, w1;
+                        float lw;
+                        lin_idx(j, sw, w, align_corners, &w0, &w1, &lw);
+                        const float ww0 = 1.0f - lw, ww1 = lw;
+                        yr[j] = wh0 * (ww0 * r0[w0] + ww1 * r0[w1]) + wh1 * (ww0 * r1[w0] + ww1 * r1[w1]);
+                    }
+                }
             }
         }
     }

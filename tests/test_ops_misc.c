@@ -189,6 +189,32 @@ static void test_upsample_large_factor2(void **state)
     free(y);
 }
 
+static void test_bilinear_simd_vs_scalar(void **state)
+{
+    (void)state;
+    /* up, down, odd sizes, a row wider than the per-column tables (4096) */
+    const int cs[][4] = {{5, 7, 23, 41}, {17, 13, 8, 5}, {3, 9, 2, 4101}, {64, 64, 256, 256}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const int c = 3, h = cs[ci][0], w = cs[ci][1], oh = cs[ci][2], ow = cs[ci][3];
+        size_t nx = (size_t)c * h * w, ny = (size_t)c * oh * ow;
+        float *x = malloc(nx * 4), *ref = malloc(ny * 4), *y = malloc(ny * 4);
+        tu_fill_uniform(x, nx, 9 + (uint32_t)ci, -3, 3);
+        for (int ac = 0; ac <= 1; ac++) {
+            oc_ctx sc = mkctx(OC_ISA_SCALAR, 1);
+            oc_upsample_bilinear(&sc, x, 1, c, h, w, oh, ow, ac, ref);
+            /* values stay within the input range (convex combination) */
+            for (size_t i = 0; i < ny; i++) assert_true(ref[i] >= -3.0001f && ref[i] <= 3.0001f);
+            for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+                for (int nt = 1; nt <= 2; nt++) {
+                    oc_ctx ctx = mkctx((oc_isa)isa, nt);
+                    oc_upsample_bilinear(&ctx, x, 1, c, h, w, oh, ow, ac, y);
+                    assert_memory_equal(y, ref, ny * 4); /* same operation order: exact */
+                }
+        }
+        free(x); free(ref); free(y);
+    }
+}
+
 /* ---- normalisation ---- */
 static void test_norm_fixture(void **state)
 {
@@ -440,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_pool_out_size_rules),
         cmocka_unit_test(test_upsample_fixture),
         cmocka_unit_test(test_upsample_large_factor2),
+        cmocka_unit_test(test_bilinear_simd_vs_scalar),
         cmocka_unit_test(test_norm_fixture),
         cmocka_unit_test(test_softmax_simd),
         cmocka_unit_test(test_layernorm_simd),
