@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,15 +207,26 @@ static const char *st_name(const void *ctx, size_t i)
 }
 
 /* Write the ocellus.* metadata. names may be NULL (generic "class<i>"). */
+typedef struct {
+    double depth, width;
+    int max_channels;
+} scale_hp;
+
+/* hp: depth/width/max_channels that override the scale table (NULL: the table's) */
 static oc_status write_meta(oc_st_writer *w, const char *out_path, const char *arch,
                             const char *scale, int nc, char **names, int in_h, int in_w,
-                            const char *source)
+                            const char *source, const scale_hp *hp)
 {
     double depth, width;
     int maxc;
     if (!oc_convert_scale_table(arch, scale, &depth, &width, &maxc))
         return oc_error(OC_ERR_UNSUPPORTED, "%s: unknown scale '%s' for arch '%s' (expected one "
                         "of n, s, m, l, x)", out_path, scale, arch);
+    if (hp) {
+        depth = hp->depth;
+        width = hp->width;
+        maxc = hp->max_channels;
+    }
     char buf[64];
     oc_status st = OC_OK;
 #define META(k, v) do { if (!st) st = oc_st_writer_meta(w, k, v); } while (0)
@@ -224,9 +236,9 @@ static oc_status write_meta(oc_st_writer *w, const char *out_path, const char *a
     META("ocellus.task", "detect");
     snprintf(buf, sizeof buf, "%d", nc);
     META("ocellus.num_classes", buf);
-    snprintf(buf, sizeof buf, "%.2f", depth);
+    snprintf(buf, sizeof buf, depth == round(depth * 100) / 100 ? "%.2f" : "%.17g", depth);
     META("ocellus.depth_multiple", buf);
-    snprintf(buf, sizeof buf, "%.2f", width);
+    snprintf(buf, sizeof buf, width == round(width * 100) / 100 ? "%.2f" : "%.17g", width);
     META("ocellus.width_multiple", buf);
     snprintf(buf, sizeof buf, "%d", maxc);
     META("ocellus.max_channels", buf);
@@ -517,7 +529,8 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
     const char *imgsz = oc_onnx_meta(m, "imgsz");
     if (imgsz && (st = parse_imgsz(onnx_path, imgsz, &in_h, &in_w))) goto done;
 
-    if ((st = write_meta(w, out_path, arch, scale, nc, names, in_h, in_w, base_name(onnx_path))))
+    if ((st = write_meta(w, out_path, arch, scale, nc, names, in_h, in_w, base_name(onnx_path),
+                         NULL)))
         goto done;
     st = save_and_verify(w, out_path);
 done:
@@ -602,8 +615,25 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
                       in_path, nc, head_nc);
         goto done;
     }
+    const char *names_j = oc_st_meta(f, "ocellus.class_names");
+    cJSON *ja = names_j ? cJSON_Parse(names_j) : NULL;
+    if (cJSON_IsArray(ja) && cJSON_GetArraySize(ja) == nc) {
+        names = oc_calloc((size_t)nc, sizeof *names);
+        int okn = names != NULL;
+        for (int i = 0; okn && i < nc; i++) {
+            const cJSON *it = cJSON_GetArrayItem(ja, i);
+            okn = cJSON_IsString(it) && (names[i] = oc_strdup(it->valuestring)) != NULL;
+        }
+        if (okn) {
+            n_names = nc;
+        } else if (names) {
+            oc_free_names(names, nc);
+            names = NULL;
+        }
+    }
+    cJSON_Delete(ja);
     const char *names_s = oc_st_meta(f, "names");
-    if (names_s && names_s[0] == '{') {
+    if (!names && names_s && names_s[0] == '{') {
         if ((st = oc_parse_names_dict(names_s, &names, &n_names))) {
             oc_error_prefix(st, "%s: metadata 'names': ", in_path);
             goto done;
@@ -623,7 +653,48 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
         const oc_st_tensor *t = oc_st_tensor_at(f, i);
         if ((st = oc_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data))) goto done;
     }
-    if ((st = write_meta(w, out_path, arch, scale, nc, names, 640, 640, base_name(in_path))))
+    /* the file's own multipliers win over the scale table (e.g. the "ltiny" fixtures: scale l
+     * at width 0.25), unless another scale than the file's was asked for */
+    scale_hp hp;
+    const scale_hp *php = NULL;
+    const char *file_scale = oc_st_meta(f, "ocellus.scale");
+    if (!file_scale) file_scale = oc_st_meta(f, "scale");
+    int own_scale = !file_scale || !strcmp(file_scale, scale);
+    if (own_scale &&
+        oc_convert_scale_table(arch, scale, &hp.depth, &hp.width, &hp.max_channels)) {
+        static const char *keys[3][2] = {{"ocellus.depth_multiple", "depth_multiple"},
+                                         {"ocellus.width_multiple", "width_multiple"},
+                                         {"ocellus.max_channels", "max_channels"}};
+        for (int k = 0; k < 3; k++) {
+            const char *v = oc_st_meta(f, keys[k][0]);
+            if (!v) v = oc_st_meta(f, keys[k][1]);
+            if (!v) continue;
+            char *e;
+            double x = strtod(v, &e);
+            if (*e || !(x > 0 && x <= 100000)) {
+                st = oc_error(OC_ERR_FORMAT, "%s: metadata %s \"%s\" is not a positive number",
+                              in_path, keys[k][1], v);
+                goto done;
+            }
+            if (k == 0) hp.depth = x;
+            else if (k == 1) hp.width = x;
+            else hp.max_channels = (int)x;
+            php = &hp;
+        }
+    }
+    int in_h = 640, in_w = 640;
+    const char *isz = oc_st_meta(f, "ocellus.input_size");
+    if (isz) {
+        char *e;
+        long a = strtol(isz, &e, 10), b = a;
+        if (*e == 'x') b = strtol(e + 1, &e, 10);
+        if (!*e && a >= 32 && a <= 16384 && b >= 32 && b <= 16384) {
+            in_h = (int)a;
+            in_w = (int)b;
+        }
+    }
+    if ((st = write_meta(w, out_path, arch, scale, nc, names, in_h, in_w, base_name(in_path),
+                         php)))
         goto done;
     st = save_and_verify(w, out_path);
 done:

@@ -673,6 +673,54 @@ static void test_convert_yolo11n(void **state)
     oc_onnx_free(om);
 }
 
+
+/* safetensors state_dict (the parity fixtures): arch/scale/nc from its metadata, its own
+ * multipliers kept (ltiny: scale l at width 0.25), every tensor copied, the result loads */
+static void check_state_dict(const char *rel, const char *arch, const char *scale,
+                             const char *width)
+{
+    const char *src = tu_shared_path(rel), *out = tu_tmp_path(".safetensors");
+    oc_status st = oc_convert_state_dict(src, out, NULL, NULL, 0);
+    if (st) fprintf(stderr, "convert %s: %s\n", rel, oc_last_error());
+    assert_int_equal(st, OC_OK);
+    oc_st_file *a, *b;
+    assert_int_equal(oc_st_open(src, &a), OC_OK);
+    assert_int_equal(oc_st_open(out, &b), OC_OK);
+    assert_int_equal(oc_st_num_tensors(a), oc_st_num_tensors(b));
+    assert_string_equal(oc_st_meta(b, "ocellus.arch"), arch);
+    assert_string_equal(oc_st_meta(b, "ocellus.scale"), scale);
+    assert_string_equal(oc_st_meta(b, "ocellus.width_multiple"), width);
+    assert_string_equal(oc_st_meta(b, "ocellus.num_classes"), "80");
+    const oc_st_tensor *ta = oc_st_find(a, "model.0.bn.running_var"),
+                       *tb = oc_st_find(b, "model.0.bn.running_var");
+    assert_non_null(tb);
+    assert_int_equal(ta->dtype, tb->dtype);
+    assert_memory_equal(ta->data, tb->data, ta->end - ta->begin);
+    oc_st_close(a);
+    oc_st_close(b);
+    unlink(out);
+}
+
+static void test_convert_state_dict(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/yolo11n/model.safetensors");
+    check_state_dict("fixtures/yolo11n/model.safetensors", "yolo11", "n", "0.25");
+    TU_REQUIRE_SHARED("fixtures/yolo11-ltiny/model.safetensors");
+    check_state_dict("fixtures/yolo11-ltiny/model.safetensors", "yolo11", "l", "0.25");
+    /* a wrong class count is refused with the head's count in the message */
+    const char *out = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_convert_state_dict(tu_shared_path("fixtures/yolo11n/model.safetensors"),
+                                           out, "yolo11", "n", 20), OC_ERR_SHAPE);
+    assert_non_null(strstr(oc_last_error(), "predicts 80"));
+    /* wrong scale: the load check names a tensor */
+    assert_int_not_equal(oc_convert_state_dict(tu_shared_path(
+                             "fixtures/yolo11n/model.safetensors"), out, "yolo11", "s", 0),
+                         OC_OK);
+    assert_non_null(strstr(oc_last_error(), "does not load"));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_scale_table),
         cmocka_unit_test(test_convert_crafted_errors),
         cmocka_unit_test(test_convert_yolo11n),
+        cmocka_unit_test(test_convert_state_dict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

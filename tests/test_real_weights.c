@@ -114,6 +114,7 @@ static void check_model(int mi)
             fprintf(stderr, "SKIP image %s (absent)\n", irel);
             continue;
         }
+        if (tu_under_valgrind() && strcmp(im->string, "bus.jpg")) continue; /* one image */
         n_images++;
         oc_image img;
         assert_int_equal(oc_image_load(tu_shared_path(irel), &img), OC_OK);
@@ -205,6 +206,10 @@ static void test_yolo11n_matches_reference(void **state)
 static void test_yolov8n_matches_reference(void **state)
 {
     (void)state;
+    if (tu_under_valgrind()) {
+        fprintf(stderr, "SKIP: yolov8n parity under valgrind (yolo11n on bus.jpg covers it)\n");
+        skip();
+    }
     check_model(1);
 }
 
@@ -214,6 +219,10 @@ static void test_bus_has_bus_and_people(void **state)
     (void)state;
     TU_REQUIRE_SHARED("images/bus.jpg");
     TU_REQUIRE_SHARED("models/yolo11n_coco.onnx");
+    if (tu_under_valgrind()) {
+        fprintf(stderr, "SKIP: four more inferences are too slow under valgrind\n");
+        skip();
+    }
     assert_true(g_conv[0][0] != '\0');
     oc_model *m;
     assert_int_equal(oc_model_load(g_conv[0], &m), OC_OK);
