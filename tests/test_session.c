@@ -351,7 +351,11 @@ static void test_shape_change_rebuilds(void **state)
     int b0 = atomic_load(&g_builds);
     check_run(s, 1, 8, 10, 2);
     size_t a1 = oc_session_arena_bytes(s);
-    check_run(s, 1, 8, 10, 3); /* same shape: no rebuild */
+    oc_alloc_stats al0, al1;
+    oc_get_alloc_stats(&al0);
+    check_run(s, 1, 8, 10, 3); /* same shape: no rebuild, and no allocation on the hot path */
+    oc_get_alloc_stats(&al1);
+    assert_int_equal(al1.allocs, al0.allocs);
     assert_int_equal(atomic_load(&g_builds) - b0, 1);
     check_run(s, 2, 5, 6, 4);  /* new shape: rebuilt */
     assert_int_equal(atomic_load(&g_builds) - b0, 2);
@@ -452,6 +456,28 @@ static void test_profile(void **state)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if (!strstr(buf, rows[i])) fail_msg("profile table lacks '%s':\n%s", rows[i], buf);
     free(buf);
+    oc_session_free(s);
+    /* OCELLUS_PROFILE=1 switches profiling on for new sessions */
+    setenv("OCELLUS_PROFILE", "1", 1);
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    unsetenv("OCELLUS_PROFILE");
+    fflush(stderr);
+    saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    st = oc_session_run(s, &in, 1);
+    fclose(stderr);
+    stderr = saved;
+    assert_int_equal(st, OC_OK);
+    f = fopen("/dev/null", "w");
+    assert_int_equal(oc_session_print_profile(s, f), OC_OK);
+    fclose(f);
+    oc_session_free(s);
+    /* and a session without it has no profile to print */
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
+    f = fopen("/dev/null", "w");
+    assert_int_equal(oc_session_print_profile(s, f), OC_ERR_INVALID_ARG);
+    fclose(f);
     free(x);
     oc_session_free(s);
     oc_model_free(m);
