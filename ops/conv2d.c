@@ -242,84 +242,6 @@ static void conv_dw(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float 
 }
 
 /* ---- GEMM path ------------------------------------------------------------------------ */
-typedef struct {
-    const oc_conv2d_desc *d;
-    const float *x;  /* first input channel of the group, one image */
-    int h, w, oh, ow;
-} conv_pack_ctx;
-
-/* im2col of rows [k0, k0+kc) and output columns [j0, j0+nc) into NR panels. */
-static void conv_pack_b(const void *pctx, int k0, int kc, int j0, int nc, int nr, float *dst)
-{
-    const conv_pack_ctx *p = pctx;
-    const oc_conv2d_desc *d = p->d;
-    int khw = d->kh * d->kw;
-    int jend = j0 + nc;
-    int npanel = (nc + nr - 1) / nr;
-    int pointwise = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-                    d->pad_t == 0 && d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
-    size_t pstride = (size_t)kc * nr;
-    for (int kk = k0; kk < k0 + kc; kk++) {
-        int ci = kk / khw, r = kk % khw, ky = r / d->kw, kx = r % d->kw;
-        const float *xc = p->x + (size_t)ci * p->h * p->w;
-        float *drow = dst + (size_t)(kk - k0) * nr;
-        if (pointwise) {
-            const float *src = xc + j0;
-            for (int pi = 0; pi < npanel; pi++) {
-                int cnt = nc - pi * nr < nr ? nc - pi * nr : nr;
-                float *dd = drow + pi * pstride;
-                memcpy(dd, src + (size_t)pi * nr, (size_t)cnt * sizeof(float));
-                for (int t = cnt; t < nr; t++) dd[t] = 0.0f;
-            }
-            continue;
-        }
-        int j = j0;
-        int oy = j / p->ow, ox = j % p->ow;
-        while (j < jend) {
-            int rel = j - j0;
-            int pi = rel / nr, jj = rel % nr;
-            int run = nr - jj;
-            if (run > jend - j) run = jend - j;
-            if (run > p->ow - ox) run = p->ow - ox;
-            float *dd = drow + pi * pstride + jj;
-            int iy = oy * d->stride_h - d->pad_t + ky * d->dil_h;
-            if (iy < 0 || iy >= p->h) {
-                for (int t = 0; t < run; t++) dd[t] = 0.0f;
-            } else {
-                const float *xr = xc + (size_t)iy * p->w;
-                int sw = d->stride_w;
-                int ix0 = ox * sw - d->pad_l + kx * d->dil_w;
-                /* t valid when 0 <= ix0 + t*sw < w */
-                int tlo = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
-                int thi = ix0 >= p->w ? 0 : (p->w - ix0 + sw - 1) / sw; /* exclusive */
-                if (tlo > run) tlo = run;
-                if (thi > run) thi = run;
-                if (thi < tlo) thi = tlo;
-                int t = 0;
-                for (; t < tlo; t++) dd[t] = 0.0f;
-                if (sw == 1) {
-                    if (thi > tlo)
-                        memcpy(dd + tlo, xr + ix0 + tlo, (size_t)(thi - tlo) * sizeof(float));
-                    t = thi;
-                } else {
-                    for (; t < thi; t++) dd[t] = xr[ix0 + t * sw];
-                }
-                for (; t < run; t++) dd[t] = 0.0f;
-            }
-            j += run;
-            ox += run;
-            if (ox == p->ow) {
-                ox = 0;
-                oy++;
-            }
-        }
-        /* zero the padding columns of the last panel */
-        int tail = nc - (npanel - 1) * nr;
-        float *dd = drow + (npanel - 1) * pstride;
-        for (int t = tail; t < nr; t++) dd[t] = 0.0f;
-    }
-}
-
 static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
                       int h, int w, float *y, const float *residual, int oh, int ow)
 {
@@ -346,6 +268,9 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     int64_t items = base_items * mchunks;
     size_t per_thread = oc_gemm_thread_scratch_floats();
     size_t iplane = (size_t)h * w, oplane = (size_t)N;
+    int pointwise = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+                    d->pad_t == 0 && d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
+    oc_pack_b_fn pack = cw->isa == OC_ISA_AVX512 ? oc_conv_pack_b_avx512 : oc_conv_pack_b_avx2;
 #pragma omp parallel num_threads(nth)
     {
         int tid = 0;
@@ -361,11 +286,11 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
             r /= nb;
             int g = (int)(r % G);
             int img = (int)(r / G);
-            conv_pack_ctx pc = {d, x + ((size_t)img * d->cin + (size_t)g * cg) * iplane, h, w,
-                                oh, ow};
+            oc_conv_pack_ctx pc = {d, x + ((size_t)img * d->cin + (size_t)g * cg) * iplane, h,
+                                   w, oh, ow, pointwise};
             size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
             oc_gemm_job jb = {cw->isa, M, N, cw->kdim, cw->ap + (size_t)g * cw->ap_group,
-                              conv_pack_b, &pc, y + cofs, N, 0.0f,
+                              pack, &pc, y + cofs, N, 0.0f,
                               cw->bias ? cw->bias + (size_t)g * M : NULL, NULL, NULL, N,
                               d->act};
             if (residual) jb.res = residual + cofs;

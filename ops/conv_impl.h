@@ -91,7 +91,9 @@ typedef struct {
 } oc_gemm_job;
 
 /* block sizes used by the driver */
+#ifndef OC_GEMM_KC
 #define OC_GEMM_KC 256
+#endif
 #define OC_GEMM_NC 384  /* multiple of 48 and 16 */
 /* floats of packing scratch one thread needs */
 size_t oc_gemm_thread_scratch_floats(void);
@@ -102,6 +104,17 @@ void oc_gemm_job_block(const oc_gemm_job *jb, int m0, int m1, int n0, int n1, fl
  * into MR panels of length k: dst holds ceil(m/MR)*MR*k floats. */
 void oc_pack_a(const float *a, int64_t rs, int64_t cs, int m, int k, float alpha, int mr,
                float *dst);
+
+/* im2col packing of conv2d's B (ops/conv_pack_impl.h, instantiated per ISA) */
+typedef struct {
+    const oc_conv2d_desc *d;
+    const float *x;  /* first input channel of the group, one image */
+    int h, w, oh, ow;
+    int pointwise;   /* 1x1, stride 1, no padding: B is x itself */
+} oc_conv_pack_ctx;
+void oc_conv_pack_b_avx2(const void *pctx, int k0, int kc, int j0, int nc, int nr, float *dst);
+void oc_conv_pack_b_avx512(const void *pctx, int k0, int kc, int j0, int nc, int nr,
+                           float *dst);
 
 /* ---- scalar helpers shared by every path ---- */
 static inline float oc_act_scalar(oc_act act, float v)

@@ -54,13 +54,15 @@ void oc_gemm_job_block(const oc_gemm_job *jb, int m0, int m1, int n0, int n1, fl
             jb->pack_b(jb->pctx, k0, kc, j0, nc, nr, bbuf);
             int last = k0 + kc == K;
             float beta = k0 == 0 ? jb->beta : 1.0f;
-            for (int i = m0; i < m1; i += mr) {
-                const float *a = jb->ap + (size_t)(i / mr) * K * mr + (size_t)k0 * mr;
-                int mrv = m1 - i < mr ? m1 - i : mr;
-                for (int jj = 0; jj < nc; jj += nr) {
-                    int nrv = nc - jj < nr ? nc - jj : nr;
+            /* B micro-panel (kc x NR) stays in L1 while the A panels of the row range
+             * stream from L2 */
+            for (int jj = 0; jj < nc; jj += nr) {
+                int nrv = nc - jj < nr ? nc - jj : nr;
+                const float *b = bbuf + (size_t)(jj / nr) * kc * nr;
+                for (int i = m0; i < m1; i += mr) {
+                    const float *a = jb->ap + (size_t)(i / mr) * K * mr + (size_t)k0 * mr;
+                    int mrv = m1 - i < mr ? m1 - i : mr;
                     float *c = jb->c + (int64_t)i * jb->ldc + j0 + jj;
-                    const float *b = bbuf + (size_t)(jj / nr) * kc * nr;
                     if (last) {
                         oc_epi e = {jb->bias ? jb->bias + i : NULL,
                                     jb->bias_col ? jb->bias_col + j0 + jj : NULL,

@@ -180,3 +180,41 @@ void oc_ukr_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc, 
     ROWSTORE(4);
     ROWSTORE(5);
 }
+
+/* ---- im2col packing ---- */
+static inline __m256i range_mask8(int lo, int hi)
+{
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
+    __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
+    return _mm256_and_si256(ge, lt);
+}
+
+static inline void copy_run(float *dd, const float *xr, int ix0, int sw, int tlo, int thi,
+                            int run)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int t = 0; t < run; t += 8) {
+        __m256i st = range_mask8(0, run - t);
+        __m256 v;
+        if (thi - t <= 0 || tlo - t >= 8) {
+            v = _mm256_setzero_ps();
+        } else {
+            __m256i ld = range_mask8(tlo - t, thi - t);
+            if (sw == 1) {
+                v = _mm256_maskload_ps(xr + ix0 + t, ld);
+            } else {
+                __m256i idx = _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32(t)),
+                                                 _mm256_set1_epi32(sw));
+                idx = _mm256_add_epi32(idx, _mm256_set1_epi32(ix0));
+                v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xr, idx,
+                                             _mm256_castsi256_ps(ld), 4);
+            }
+        }
+        if (run - t >= 8) _mm256_storeu_ps(dd + t, v);
+        else _mm256_maskstore_ps(dd + t, st, v);
+    }
+}
+
+#define OC_PACK_FN oc_conv_pack_b_avx2
+#include "conv_pack_impl.h"

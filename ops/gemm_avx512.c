@@ -181,3 +181,37 @@ void oc_ukr_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc
     ROWSTORE(6);
     ROWSTORE(7);
 }
+
+/* ---- im2col packing ---- */
+static inline __mmask16 range_mask(int lo, int hi)
+{
+    /* lanes l with lo <= l < hi, for lo, hi in [0, 16] */
+    uint32_t a = hi <= 0 ? 0u : (hi >= 16 ? 0xFFFFu : (1u << hi) - 1u);
+    uint32_t b = lo <= 0 ? 0u : (lo >= 16 ? 0xFFFFu : (1u << lo) - 1u);
+    return (__mmask16)(a & ~b);
+}
+
+static inline void copy_run(float *dd, const float *xr, int ix0, int sw, int tlo, int thi,
+                            int run)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int t = 0; t < run; t += 16) {
+        __mmask16 st = range_mask(0, run - t);
+        __mmask16 ld = range_mask(tlo - t, thi - t);
+        __m512 v;
+        if (!ld) v = _mm512_setzero_ps();
+        else if (sw == 1 && ld == 0xFFFF) v = _mm512_loadu_ps(xr + ix0 + t);
+        else if (sw == 1) v = _mm512_maskz_loadu_ps(ld, xr + ix0 + t);
+        else {
+            __m512i idx = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(t)),
+                                             _mm512_set1_epi32(sw));
+            idx = _mm512_add_epi32(idx, _mm512_set1_epi32(ix0));
+            v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ld, idx, xr, 4);
+        }
+        if (st == 0xFFFF) _mm512_storeu_ps(dd + t, v);
+        else _mm512_mask_storeu_ps(dd + t, st, v);
+    }
+}
+
+#define OC_PACK_FN oc_conv_pack_b_avx512
+#include "conv_pack_impl.h"

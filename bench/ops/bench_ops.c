@@ -1,0 +1,300 @@
+/* bench_ops.c -- `make bench-ops`: per-op time, GFLOP/s and share of the measured FMA peak.
+ *
+ * First measures the FMA peak (AVX2 and AVX-512, 1 and 2 threads) in the same run, then
+ * times each shape for each ISA path at 1 and 2 threads: median of several rounds after a
+ * warm-up. Scalar runs only on the small shapes, one round. OCELLUS_BENCH_OPS_QUICK=1 runs
+ * fewer rounds and shorter peak loops. Compute-bound ops report % of the peak of the same
+ * ISA and thread count; the depthwise conv (memory bound) also reports GB/s. */
+#include "internal.h"
+#include "ops.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double g_peak[3][3]; /* [isa][nthreads] GFLOP/s */
+static int g_quick;
+
+typedef void (*run_fn)(void *arg);
+
+/* median wall time in ms of `rounds` runs after one warm-up */
+static double time_median(run_fn fn, void *arg, int rounds)
+{
+    double t[64];
+    if (rounds > 64) rounds = 64;
+    fn(arg);
+    for (int i = 0; i < rounds; i++) {
+        double t0 = now_ms();
+        fn(arg);
+        t[i] = now_ms() - t0;
+    }
+    qsort(t, (size_t)rounds, sizeof t[0], cmp_d);
+    return t[rounds / 2];
+}
+
+static int rounds_for(double flops, oc_isa isa)
+{
+    if (isa == OC_ISA_SCALAR) return 1;
+    int r = flops > 2e9 ? 5 : flops > 2e8 ? 9 : 15;
+    return g_quick ? (r + 2) / 3 : r;
+}
+
+static void row(const char *name, const char *path, int nth, double ms, double flops,
+                double bytes, oc_isa peak_isa)
+{
+    double gf = flops / (ms * 1e6);
+    double pk = g_peak[peak_isa][nth];
+    char pct[32] = "";
+    if (pk > 0) snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * gf / pk);
+    char gbs[32] = "";
+    if (bytes > 0) snprintf(gbs, sizeof gbs, "%7.1f GB/s", bytes / (ms * 1e6));
+    printf("%-38s %-8s %2d %10.3f %9.1f %8s %s\n", name, path, nth, ms, gf, pct, gbs);
+    fflush(stdout);
+}
+
+/* ---- conv ---- */
+typedef struct {
+    oc_ctx ctx;
+    oc_conv2d_desc d;
+    oc_conv2d_weights *w;
+    const float *x;
+    int n, h, wd;
+    float *y;
+} conv_arg;
+
+static void conv_run(void *p)
+{
+    conv_arg *a = p;
+    oc_conv2d(&a->ctx, &a->d, a->w, a->x, a->n, a->h, a->wd, a->y, NULL);
+}
+
+static void bench_conv(const char *name, int cin, int cout, int k, int s, int groups, int h,
+                       int w, int small)
+{
+    oc_conv2d_desc d = {cin, cout, k, k, groups, s, s, k / 2, k / 2, k / 2, k / 2, 1, 1,
+                        OC_ACT_SILU};
+    int oh, ow;
+    oc_conv2d_out_size(&d, h, w, &oh, &ow);
+    size_t xs = (size_t)cin * h * w, ys = (size_t)cout * oh * ow;
+    size_t ws = (size_t)cout * (cin / groups) * k * k;
+    float *x = oc_malloc(xs * 4), *y = oc_malloc(ys * 4), *wt = oc_malloc(ws * 4),
+          *b = oc_malloc((size_t)cout * 4);
+    for (size_t i = 0; i < xs; i++) x[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < ws; i++) wt[i] = (float)((i * 104729) % 1000) * 1e-4f - 0.05f;
+    for (int i = 0; i < cout; i++) b[i] = 0.01f * (float)(i % 7);
+    double flops = oc_conv2d_flops(&d, 1, oh, ow);
+    double bytes = groups == cin ? (double)(xs + ys) * 4 : 0;
+    for (int isa = 0; isa <= (int)oc_cpu_best_isa(); isa++) {
+        if (isa == OC_ISA_SCALAR && !small) continue;
+        conv_arg a = {{(oc_isa)isa, 1, NULL, 0}, d, NULL, x, 1, h, w, y};
+        if (oc_conv2d_prepack(&d, wt, b, (oc_isa)isa, &a.w) != OC_OK) continue;
+        for (int nth = 1; nth <= 2; nth++) {
+            size_t sb = oc_conv2d_scratch_bytes(&d, 1, h, w, (oc_isa)isa, nth);
+            void *sc = sb ? oc_malloc(sb) : NULL;
+            a.ctx = (oc_ctx){(oc_isa)isa, nth, sc, sb};
+            double ms = time_median(conv_run, &a, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, bytes,
+                isa == OC_ISA_SCALAR ? OC_ISA_AVX2 : (oc_isa)isa);
+            oc_free(sc);
+        }
+        oc_conv2d_weights_free(a.w);
+    }
+    oc_free(x);
+    oc_free(y);
+    oc_free(wt);
+    oc_free(b);
+}
+
+/* ---- linear ---- */
+typedef struct {
+    oc_ctx ctx;
+    const float *x, *w, *b;
+    int rows, in, out;
+    float *y;
+} lin_arg;
+
+static void lin_run(void *p)
+{
+    lin_arg *a = p;
+    oc_linear(&a->ctx, a->x, a->rows, a->in, a->w, a->b, a->out, OC_ACT_NONE, a->y);
+}
+
+static void bench_linear(int rows, int in, int out)
+{
+    float *x = oc_malloc((size_t)rows * in * 4), *w = oc_malloc((size_t)out * in * 4),
+          *b = oc_malloc((size_t)out * 4), *y = oc_malloc((size_t)rows * out * 4);
+    for (size_t i = 0; i < (size_t)rows * in; i++) x[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < (size_t)out * in; i++) w[i] = (float)(i % 17) * 0.01f;
+    for (int i = 0; i < out; i++) b[i] = 0.1f;
+    double flops = 2.0 * rows * in * out;
+    char name[64];
+    snprintf(name, sizeof name, "linear %dx%d->%d", rows, in, out);
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int nth = 1; nth <= 2; nth++) {
+            size_t sb = oc_linear_scratch_bytes(rows, in, out, (oc_isa)isa, nth);
+            void *sc = oc_malloc(sb);
+            lin_arg a = {{(oc_isa)isa, nth, sc, sb}, x, w, b, rows, in, out, y};
+            double ms = time_median(lin_run, &a, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+            oc_free(sc);
+        }
+    oc_free(x);
+    oc_free(w);
+    oc_free(b);
+    oc_free(y);
+}
+
+/* ---- OpenBLAS sgemm for comparison ---- */
+typedef struct {
+    int m, n, k;
+    const float *a, *b;
+    float *c;
+} blas_arg;
+
+static void blas_run(void *p)
+{
+    blas_arg *a = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->m, a->n, a->k, 1.0f, a->a, a->k,
+                a->b, a->n, 0.0f, a->c, a->n);
+}
+
+typedef struct {
+    oc_ctx ctx;
+    int m, n, k;
+    const float *a, *b;
+    float *c;
+} gemm_arg;
+
+static void gemm_run(void *p)
+{
+    gemm_arg *a = p;
+    oc_gemm(&a->ctx, 0, 0, a->m, a->n, a->k, 1.0f, a->a, a->k, a->b, a->n, 0.0f, a->c, a->n);
+}
+
+static void bench_gemm(int m, int n, int k)
+{
+    float *a = oc_malloc((size_t)m * k * 4), *b = oc_malloc((size_t)k * n * 4),
+          *c = oc_malloc((size_t)m * n * 4);
+    for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 11) * 0.01f;
+    for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (float)(i % 7) * 0.01f;
+    double flops = 2.0 * m * n * (double)k;
+    char name[64];
+    snprintf(name, sizeof name, "sgemm %dx%dx%d", m, n, k);
+    for (int nth = 1; nth <= 2; nth++) {
+        openblas_set_num_threads(nth);
+        blas_arg ba = {m, n, k, a, b, c};
+        double ms = time_median(blas_run, &ba, rounds_for(flops, OC_ISA_AVX2));
+        row(name, "openblas", nth, ms, flops, 0, oc_cpu_best_isa());
+    }
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int nth = 1; nth <= 2; nth++) {
+            size_t sb = oc_gemm_scratch_bytes(m, n, k, (oc_isa)isa, nth);
+            void *sc = oc_malloc(sb);
+            gemm_arg ga = {{(oc_isa)isa, nth, sc, sb}, m, n, k, a, b, c};
+            double ms = time_median(gemm_run, &ga, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+            oc_free(sc);
+        }
+    oc_free(a);
+    oc_free(b);
+    oc_free(c);
+}
+
+/* ---- attention ---- */
+typedef struct {
+    oc_ctx ctx;
+    oc_attn_desc d;
+    const float *q, *k, *v;
+    float *o;
+} attn_arg;
+
+static void attn_run(void *p)
+{
+    attn_arg *a = p;
+    oc_attention(&a->ctx, &a->d, a->q, a->k, a->v, a->o);
+}
+
+static void bench_attention(int tokens, int heads, int dim)
+{
+    oc_attn_desc d;
+    memset(&d, 0, sizeof d);
+    d.batch = 1;
+    d.heads = heads;
+    d.lq = d.lk = tokens;
+    d.d = d.dv = dim;
+    d.scale = 1.0f / 8.0f;
+    oc_attn_desc_contiguous(&d);
+    size_t sz = (size_t)heads * tokens * dim;
+    float *q = oc_malloc(sz * 4), *k = oc_malloc(sz * 4), *v = oc_malloc(sz * 4),
+          *o = oc_malloc(sz * 4);
+    for (size_t i = 0; i < sz; i++) {
+        q[i] = (float)(i % 23) * 0.01f;
+        k[i] = (float)(i % 19) * 0.01f;
+        v[i] = (float)(i % 29) * 0.01f;
+    }
+    double flops = 4.0 * heads * (double)tokens * tokens * dim; /* QK^T and PV */
+    char name[64];
+    snprintf(name, sizeof name, "attention %d tok %dx%d", tokens, heads, dim);
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int nth = 1; nth <= 2; nth++) {
+            size_t sb = oc_attention_scratch_bytes(&d, (oc_isa)isa, nth);
+            void *sc = sb ? oc_malloc(sb) : NULL;
+            attn_arg a = {{(oc_isa)isa, nth, sc, sb}, d, q, k, v, o};
+            double ms = time_median(attn_run, &a, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+            oc_free(sc);
+        }
+    oc_free(q);
+    oc_free(k);
+    oc_free(v);
+    oc_free(o);
+}
+
+int main(void)
+{
+    const char *qs = getenv("OCELLUS_BENCH_OPS_QUICK");
+    g_quick = qs && *qs && strcmp(qs, "0") != 0;
+    double secs = g_quick ? 0.2 : 0.5;
+    printf("Ocellus bench-ops (%s run; best isa %s; %d cores)\n", g_quick ? "quick" : "full",
+           oc_isa_name(oc_cpu_best_isa()), oc_num_cores());
+    printf("FMA peak (measured now, GFLOP/s):\n");
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int nth = 1; nth <= 2; nth++) {
+            g_peak[isa][nth] = oc_fma_peak_gflops((oc_isa)isa, nth, secs);
+            printf("  %-7s %d thread%s %8.1f\n", oc_isa_name((oc_isa)isa), nth,
+                   nth > 1 ? "s" : " ", g_peak[isa][nth]);
+        }
+    printf("\n%-38s %-8s %2s %10s %9s %8s\n", "op (batch 1, float32)", "path", "th", "ms",
+           "GFLOP/s", "%peak");
+    printf("---------------------------------------------------------------------------"
+           "-----------\n");
+    bench_conv("conv 3x3 s1 64->64 @160x160", 64, 64, 3, 1, 1, 160, 160, 0);
+    bench_conv("conv 3x3 s2 256->256 @80x80", 256, 256, 3, 2, 1, 80, 80, 0);
+    bench_conv("conv 1x1 256->128 @80x80", 256, 128, 1, 1, 1, 80, 80, 0);
+    bench_conv("conv 3x3 s1 512->512 @20x20", 512, 512, 3, 1, 1, 20, 20, 0);
+    bench_conv("conv 3x3 s2 3->32 @640x640", 3, 32, 3, 2, 1, 640, 640, 1);
+    bench_conv("dwconv 3x3 256ch @40x40", 256, 256, 3, 1, 256, 40, 40, 1);
+    bench_linear(4096, 256, 768);
+    bench_gemm(1024, 1024, 1024);
+    bench_attention(4096, 4, 64);
+    bench_attention(400, 4, 64);
+    printf("\n%%peak: of the FMA peak of the same isa and thread count (scalar rows: of the "
+           "avx2 peak).\nGB/s (depthwise): input + output bytes / time. Median of several "
+           "rounds after a warm-up.\n");
+    return 0;
+}
