@@ -68,7 +68,7 @@ void oc_slice(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim,
               const int64_t *starts, const int64_t *steps, const int64_t *yshape, float *y)
 {
     if (ndim > OC_T_MAXD) return;
-    int64_t st[OC_T_MAXD], xs[OC_T_MAXD];
+    int64_t st[OC_T_MAXD] = {0}, xs[OC_T_MAXD] = {0};
     strides_of(shape, ndim, st);
     int64_t base = 0;
     for (int i = 0; i < ndim; i++) {
@@ -95,7 +95,7 @@ void oc_permute(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndi
 {
     if (ndim > OC_T_MAXD) return;
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    int64_t st[OC_T_MAXD], ys[OC_T_MAXD], xs[OC_T_MAXD];
+    int64_t st[OC_T_MAXD] = {0}, ys[OC_T_MAXD] = {0}, xs[OC_T_MAXD] = {0};
     strides_of(shape, ndim, st);
     /* drop size-1 dims and merge dims that stay adjacent in order */
     int nd = 0;
@@ -141,7 +141,7 @@ void oc_pad(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim,
 {
     if (ndim > OC_T_MAXD) return;
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    int64_t ysh[OC_T_MAXD], yst[OC_T_MAXD], xst[OC_T_MAXD];
+    int64_t ysh[OC_T_MAXD] = {0}, yst[OC_T_MAXD] = {0}, xst[OC_T_MAXD] = {0};
     int64_t ytot = 1, xtot = 1;
     for (int i = 0; i < ndim; i++) {
         ysh[i] = shape[i] + before[i] + after[i];
