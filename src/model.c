@@ -367,7 +367,7 @@ oc_status oc_model_load(const char *path, oc_model **out)
                       path, used, scale);
         goto fail;
     }
-    snprintf(m->scale, sizeof m->scale, "%s", scale);
+    memcpy(m->scale, scale, strlen(scale) + 1);
 
     /* classes */
     long nc = 80;

@@ -161,9 +161,10 @@ static oc_status rebuild(oc_session *s, const oc_tensor *in, int n)
             const char *nm = oc_graph_tensor_name(g, oc_graph_input_tid(g, i));
             shape_str(in[i].ndim, in[i].dims, a, sizeof a);
             shape_str(gs.ndim, gs.d, b, sizeof b);
+            oc_error(OC_ERR_SHAPE, "oc_session_run: input %d ('%s') is %s, the %s graph "
+                     "expects %s", i, nm ? nm : "?", a, m->arch->name, b);
             oc_graph_free(g);
-            return oc_error(OC_ERR_SHAPE, "oc_session_run: input %d ('%s') is %s, the %s graph "
-                            "expects %s", i, nm ? nm : "?", a, m->arch->name, b);
+            return OC_ERR_SHAPE;
         }
     }
     s->g = g;

@@ -94,7 +94,7 @@ static void one_random_graph(uint32_t seed, int *inplace_seen)
     int nin = rndi(1, 2);
     for (int i = 0; i < nin; i++) {
         oc_shape s = random_shape();
-        char nmb[16];
+        char nmb[32];
         snprintf(nmb, sizeof nmb, "in%d", i);
         oc_tid t = oc_g_input(g, nmb, s);
         assert_int_not_equal(t, OC_NONE);
@@ -177,7 +177,7 @@ static void one_random_graph(uint32_t seed, int *inplace_seen)
         int i = rndi(nin, nm - 1 > nin ? nm - 1 : nin);
         if (i >= nm) i = nm - 1;
         if (m[i].is_out) continue;
-        char nmb[16];
+        char nmb[32];
         snprintf(nmb, sizeof nmb, "out%d", o);
         oc_g_output(g, m[i].tid, nmb);
         m[i].is_out = 1;

@@ -406,7 +406,7 @@ static void test_keep_layers(void **state)
     assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
     assert_true(oc_session_arena_bytes(s) > plain);
     for (int l = 0; l < 3; l++) {
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "layer%d", l);
         assert_int_equal(oc_session_tensor(s, nm, &t), OC_OK);
         assert_string_equal(t.name, nm);
