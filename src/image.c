@@ -218,6 +218,7 @@ typedef struct {
     int created;
     int eof;                   /* the source ran out of data */
     int multiscan;             /* progressive or multi-scan file (known after the header) */
+    int orientation;           /* EXIF orientation 1..8 (0/1: as stored) */
     uint8_t *pixels;           /* result, oc_malloc */
     uint8_t *row;              /* CMYK scratch row */
     oc_status st;
@@ -275,6 +276,71 @@ static void jpg_progress(j_common_ptr cinfo)
 
 static inline uint8_t div255(unsigned v) { return (uint8_t)((v + 128 + ((v + 128) >> 8)) >> 8); }
 
+/* EXIF orientation (tag 0x0112 in IFD0 of an APP1 "Exif" segment), 1..8, or 1 when absent
+ * or unreadable. The segment is hostile: every offset is bounds-checked. */
+static unsigned exif_u16(const uint8_t *p, int le) { return le ? p[0] | p[1] << 8 : p[0] << 8 | p[1]; }
+static uint32_t exif_u32(const uint8_t *p, int le)
+{
+    return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+              : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static int exif_orientation(const uint8_t *d, size_t n)
+{
+    if (n < 6 + 8 || memcmp(d, "Exif\0\0", 6) != 0) return 1;
+    const uint8_t *t = d + 6; /* TIFF header */
+    size_t tn = n - 6;
+    int le;
+    if (t[0] == 'I' && t[1] == 'I') le = 1;
+    else if (t[0] == 'M' && t[1] == 'M') le = 0;
+    else return 1;
+    if (exif_u16(t + 2, le) != 42) return 1;
+    uint32_t ifd = exif_u32(t + 4, le);
+    if (ifd > tn || tn - ifd < 2) return 1;
+    unsigned count = exif_u16(t + ifd, le);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+        if (e + 12 > tn) return 1;
+        if (exif_u16(t + e, le) != 0x0112) continue;
+        unsigned type = exif_u16(t + e + 2, le);
+        uint32_t cnt = exif_u32(t + e + 4, le);
+        if (type != 3 || cnt < 1) return 1; /* SHORT */
+        unsigned v = exif_u16(t + e + 8, le);
+        return (v >= 1 && v <= 8) ? (int)v : 1;
+    }
+    return 1;
+}
+
+/* Apply an EXIF orientation to a w x h RGB buffer: returns the new buffer (oc_malloc) and
+ * its size, or NULL when out of memory. */
+static uint8_t *apply_orientation(const uint8_t *src, int w, int h, int o, int *ow, int *oh)
+{
+    const int swap = o >= 5;
+    const int W = swap ? h : w, H = swap ? w : h;
+    uint8_t *dst = oc_malloc((size_t)w * h * 3);
+    if (!dst) return NULL;
+    for (int y = 0; y < H; y++) {
+        uint8_t *D = dst + (size_t)y * W * 3;
+        for (int x = 0; x < W; x++) {
+            int sx, sy; /* where output (x, y) comes from */
+            switch (o) {
+            case 2: sx = w - 1 - x; sy = y; break;
+            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+            case 4: sx = x; sy = h - 1 - y; break;
+            case 5: sx = y; sy = x; break;
+            case 6: sx = y; sy = h - 1 - x; break;
+            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+            case 8: sx = w - 1 - y; sy = x; break;
+            default: sx = x; sy = y; break;
+            }
+            memcpy(D + (size_t)x * 3, src + ((size_t)sy * w + sx) * 3, 3);
+        }
+    }
+    *ow = W;
+    *oh = H;
+    return dst;
+}
+
 static oc_status jpg_decode_inner(jpg_dec *d, const uint8_t *buf, size_t len, oc_image *out)
 {
     struct jpeg_decompress_struct *ci = &d->cinfo;
@@ -292,7 +358,11 @@ static oc_status jpg_decode_inner(jpg_dec *d, const uint8_t *buf, size_t len, oc
     d->progress.progress_monitor = jpg_progress;
     ci->progress = &d->progress;
     jpeg_mem_src(ci, buf, (unsigned long)len);
+    jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF); /* EXIF, for the orientation */
     jpeg_read_header(ci, TRUE);
+    for (jpeg_saved_marker_ptr m = ci->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && d->orientation <= 1)
+            d->orientation = exif_orientation(m->data, m->data_length);
     d->multiscan = jpeg_has_multiple_scans(ci) ? 1 : 0;
 
     oc_status st = check_dims("JPEG", ci->image_width, ci->image_height);
@@ -369,8 +439,19 @@ static oc_status jpg_decode_inner(jpg_dec *d, const uint8_t *buf, size_t len, oc
         }
     }
     jpeg_finish_decompress(ci);
-    out->width = (int)w;
-    out->height = (int)h;
+    int ow = (int)w, oh = (int)h;
+    if (d->orientation > 1) { /* like OpenCV's imread: show the image the way it was taken */
+        uint8_t *r = apply_orientation(d->pixels, (int)w, (int)h, d->orientation, &ow, &oh);
+        if (!r) {
+            d->st = oc_error(OC_ERR_NOMEM, "JPEG: cannot allocate %zu bytes to apply the EXIF "
+                             "orientation", total);
+            return d->st;
+        }
+        oc_free(d->pixels);
+        d->pixels = r;
+    }
+    out->width = ow;
+    out->height = oh;
     out->channels = 3;
     out->data = d->pixels;
     d->pixels = NULL;

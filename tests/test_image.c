@@ -773,6 +773,112 @@ static void test_jpeg_scan_limit(void **state)
     free(j);
 }
 
+/* EXIF orientation: a 32x16 JPEG with four solid 16x8 quadrants (red, green / blue, yellow)
+ * and an APP1 Exif segment; the decoder turns it upright like OpenCV's imread. Expected
+ * corners per orientation come from the EXIF definition (e.g. 6 = rotate 90 clockwise). */
+static uint8_t *make_exif_jpeg(int orientation, int little_endian, int corrupt, size_t *len)
+{
+    enum { W = 32, H = 16 };
+    static const uint8_t qc[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}};
+    uint8_t pix[W * H * 3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) memcpy(pix + (y * W + x) * 3, qc[(y >= 8) * 2 + (x >= 16)], 3);
+    /* Exif\0\0, TIFF header, IFD0 with two entries (a dummy 0x010F and 0x0112) */
+    uint8_t ex[6 + 8 + 2 + 24 + 4];
+    memset(ex, 0, sizeof ex);
+    memcpy(ex, "Exif\0\0", 6);
+    uint8_t *t = ex + 6;
+#define W16(p, v) (little_endian ? ((p)[0] = (uint8_t)(v), (p)[1] = (uint8_t)((v) >> 8)) : ((p)[0] = (uint8_t)((v) >> 8), (p)[1] = (uint8_t)(v)))
+#define W32(p, v) (little_endian ? (W16(p, (v) & 0xFFFF), W16((p) + 2, (v) >> 16)) : (W16(p, (v) >> 16), W16((p) + 2, (v) & 0xFFFF)))
+    t[0] = t[1] = little_endian ? 'I' : 'M';
+    W16(t + 2, 42);
+    W32(t + 4, corrupt == 1 ? 60000u : 8u); /* IFD0 offset (corrupt: past the end) */
+    W16(t + 8, corrupt == 2 ? 5000 : 2);    /* entry count (corrupt: runs off the end) */
+    W16(t + 10, 0x010F);
+    W16(t + 12, 2);
+    W32(t + 14, 4u);
+    W16(t + 22, 0x0112);
+    W16(t + 24, 3);
+    W32(t + 26, 1u);
+    W16(t + 30, (unsigned)orientation);
+    if (corrupt == 2) t[22] ^= 0x40, t[23] ^= 0x40; /* ...and no orientation tag in the entries */
+#undef W16
+#undef W32
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    unsigned long outlen = 0;
+    jpeg_mem_dest(&c, &out, &outlen);
+    c.image_width = W;
+    c.image_height = H;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 100, TRUE);
+    for (int i = 0; i < c.num_components; i++) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+    jpeg_start_compress(&c, TRUE);
+    jpeg_write_marker(&c, JPEG_APP0 + 1, ex, (unsigned)(corrupt == 3 ? 9 : sizeof ex));
+    while (c.next_scanline < H) {
+        JSAMPROW r = pix + c.next_scanline * W * 3;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *len = outlen;
+    return out;
+}
+
+static int near_color(const oc_image *im, int x, int y, int q)
+{
+    static const uint8_t qc[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}};
+    const uint8_t *p = im->data + ((size_t)y * im->width + x) * 3;
+    for (int k = 0; k < 3; k++)
+        if (abs(p[k] - qc[q][k]) > 6) return 0;
+    return 1;
+}
+
+static void test_jpeg_exif_orientation(void **state)
+{
+    (void)state;
+    enum { TL = 0, TR = 1, BL = 2, BR = 3 };
+    /* output corners (TL, TR, BL, BR) in terms of the stored image's corners */
+    static const int corners[9][4] = {{0},
+                                      {TL, TR, BL, BR}, {TR, TL, BR, BL}, {BR, BL, TR, TL},
+                                      {BL, BR, TL, TR}, {TL, BL, TR, BR}, {BL, TL, BR, TR},
+                                      {BR, TR, BL, TL}, {TR, BR, TL, BL}};
+    uint64_t live0 = live_now();
+    for (int le = 0; le <= 1; le++)
+        for (int o = 1; o <= 8; o++) {
+            size_t len;
+            uint8_t *j = make_exif_jpeg(o, le, 0, &len);
+            oc_image im;
+            oc_status st = oc_image_decode(j, len, &im);
+            if (st != OC_OK) fail_msg("orientation %d: %s", o, oc_last_error());
+            int ew = o >= 5 ? 16 : 32, eh = o >= 5 ? 32 : 16;
+            assert_int_equal(im.width, ew);
+            assert_int_equal(im.height, eh);
+            const int *c = corners[o];
+            if (!near_color(&im, 1, 1, c[0]) || !near_color(&im, ew - 2, 1, c[1]) ||
+                !near_color(&im, 1, eh - 2, c[2]) || !near_color(&im, ew - 2, eh - 2, c[3]))
+                fail_msg("orientation %d (%s-endian): corners wrong", o, le ? "little" : "big");
+            oc_image_free(&im);
+            free(j);
+        }
+    /* broken or out-of-range EXIF: ignored, the image decodes as stored */
+    for (int corrupt = 0; corrupt <= 3; corrupt++) {
+        size_t len;
+        uint8_t *j = make_exif_jpeg(corrupt == 0 ? 9 : 6, 1, corrupt, &len);
+        oc_image im;
+        assert_int_equal(oc_image_decode(j, len, &im), OC_OK);
+        if (im.width != 32 || !near_color(&im, 1, 1, TL)) fail_msg("corrupt EXIF %d applied", corrupt);
+        oc_image_free(&im);
+        free(j);
+    }
+    assert_live_unchanged(live0);
+}
+
 static void test_load_files(void **state)
 {
     (void)state;
@@ -1146,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_jpeg_cmyk),
         cmocka_unit_test(test_jpeg_corrupt),
         cmocka_unit_test(test_jpeg_scan_limit),
+        cmocka_unit_test(test_jpeg_exif_orientation),
         cmocka_unit_test(test_load_files),
         cmocka_unit_test(test_bus_jpg),
         cmocka_unit_test(test_resize_identity_and_2x),
