@@ -23,6 +23,15 @@
 
 #define BN_EPS 1e-3f
 #define REG_MAX 16
+#ifndef GEN_GAIN
+#define GEN_GAIN 1.3f
+#endif
+#ifndef GEN_CLS_GAIN
+#define GEN_CLS_GAIN 4.0f
+#endif
+#ifndef GEN_BIAS
+#define GEN_BIAS 0.5f
+#endif
 
 const char *const oc_coco_names[80] = {
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -292,15 +301,15 @@ static oc_status conv_weights(yb *b, const char *prefix, const oc_conv2d_desc *d
         /* Variance-preserving uniform init: SiLU passes ~0.36 of a unit Gaussian's second
          * moment, hence the gain; linear convs keep unit gain. Biases are small, except the
          * class logits, which start negative so that few anchors pass a 0.25 threshold. */
-        float gain = d->act == OC_ACT_SILU ? 1.6f : 1.0f;
+        float gain = d->act == OC_ACT_SILU ? GEN_GAIN : 1.0f;
         float a = gain * sqrtf(3.0f / (float)per);
         gen_uniform(w, wn, nw, b->seed, a, 0.0f);
         int is_cls = !conv_style && d->act == OC_ACT_SIGMOID;
         if (is_cls) {
-            gen_uniform(w, wn, nw, b->seed, 0.5f * sqrtf(3.0f / (float)per), 0.0f);
+            gen_uniform(w, wn, nw, b->seed, GEN_CLS_GAIN * sqrtf(3.0f / (float)per), 0.0f);
             gen_uniform(bias, (size_t)d->cout, nb, b->seed, 0.5f, -4.5f);
         } else {
-            gen_uniform(bias, (size_t)d->cout, nb, b->seed, 0.1f, 0.0f);
+            gen_uniform(bias, (size_t)d->cout, nb, b->seed, GEN_BIAS, 0.0f);
         }
         int64_t bshape[1] = {d->cout};
         if (gen_add(b, nw, 4, wshape, w) == OC_OK) gen_add(b, nb, 1, bshape, bias);
@@ -953,9 +962,9 @@ oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, int n, int h, i
     const char *path = m->path ? m->path : "model";
     if (!md) return oc_error(OC_ERR_INVALID_ARG, "%s: model weights are not loaded", path);
     if (n < 1 || h < 32 || w < 32 || h % 32 || w % 32)
-        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "%s: input %dx3x%dx%d: a %s input needs "
-                                         "batch >= 1 and height and width multiples of 32",
-                                         path, n, h, w, md->hp.arch));
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "input %dx3x%dx%d: a %s input needs "
+                                         "batch >= 1, and height and width each a multiple of "
+                                         "32 (at least 32)", n, h, w, md->hp.arch));
     yb b;
     memset(&b, 0, sizeof b);
     b.mode = YB_BUILD;
