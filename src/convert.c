@@ -347,6 +347,7 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
     int n_names = 0;
     uint8_t *used = NULL;
     oc_status st = oc_onnx_open(onnx_path, &m);
+    if (st == OC_ERR_FORMAT) return oc_error_prefix(st, "not a readable ONNX model: ");
     if (st) return st;
 
     /* task */
@@ -556,6 +557,8 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
     char arch[16] = "", scale[8] = "";
     if (arch_in) {
         snprintf(arch, sizeof arch, "%s", arch_in);
+    } else if (oc_st_meta(f, "ocellus.arch")) { /* an Ocellus file: re-convert */
+        snprintf(arch, sizeof arch, "%s", oc_st_meta(f, "ocellus.arch"));
     } else {
         const char *cfg = oc_st_meta(f, "config"); /* "yolo11.yaml", "yolov8n.yaml" */
         if (cfg) {
@@ -565,6 +568,8 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
         }
     }
     if (scale_in) snprintf(scale, sizeof scale, "%s", scale_in);
+    else if (!scale[0] && oc_st_meta(f, "ocellus.scale"))
+        snprintf(scale, sizeof scale, "%s", oc_st_meta(f, "ocellus.scale"));
     else if (!scale[0] && oc_st_meta(f, "scale"))
         snprintf(scale, sizeof scale, "%s", oc_st_meta(f, "scale"));
     if (!arch[0]) {
@@ -593,12 +598,14 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
         if (t && t->ndim == 4 && t->shape[0] > 0 && t->shape[0] < 100000)
             head_nc = (int)t->shape[0];
     }
-    if (nc <= 0 && oc_st_meta(f, "nc")) {
+    const char *ncs = oc_st_meta(f, "ocellus.num_classes");
+    if (!ncs) ncs = oc_st_meta(f, "nc");
+    if (nc <= 0 && ncs) {
         char *e;
-        long v = strtol(oc_st_meta(f, "nc"), &e, 10);
+        long v = strtol(ncs, &e, 10);
         if (*e || v <= 0 || v > 100000) {
             st = oc_error(OC_ERR_FORMAT, "%s: metadata nc \"%s\" is not a class count", in_path,
-                          oc_st_meta(f, "nc"));
+                          ncs);
             goto done;
         }
         nc = (int)v;
