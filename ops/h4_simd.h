@@ -26,6 +26,9 @@
 OC_H4_DECL_ISA(avx2)
 /* one bilinear output row from source rows r0, r1 (row weights wh0, wh1) and per-column
  * tables (ops/upsample_avx2.c); same operation order as the scalar loop: bit-identical */
+/* separable max pooling of one plane (ops/pool_avx2.c); col: w floats of scratch */
+void oc_h4_maxpool_plane_avx2(const oc_pool2d_desc *d, const float *xp, int h, int w, float *yp,
+                              int oh, int ow, float *col);
 void oc_h4_bilinear_row_avx2(const float *r0, const float *r1, float wh0, float wh1,
                              const int32_t *w0, const int32_t *w1, const float *lw, float *y,
                              int n);

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #define OC_POOL_PAR_MIN 16384
+#define OC_POOL_ROW 8192 /* widest input row for the separable SIMD path (stack buffer) */
 
 static int pool_len(int in, int k, int s, int p0, int p1, int ceil_mode)
 {
@@ -31,6 +32,17 @@ void oc_maxpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, in
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const int64_t planes = (int64_t)n * c;
     if (oh <= 0 || ow <= 0) return;
+    if (ctx->isa >= OC_ISA_AVX2 && w <= OC_POOL_ROW && d->kh > 1) {
+        /* separable: window rows first (vectorised), then columns (ops/pool_avx2.c) */
+#pragma omp parallel num_threads(nt) if (nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN)
+        {
+            float col[OC_POOL_ROW];
+#pragma omp for schedule(static)
+            for (int64_t p = 0; p < planes; p++)
+                oc_h4_maxpool_plane_avx2(d, x + p * h * w, h, w, y + p * oh * ow, oh, ow, col);
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * h * w;

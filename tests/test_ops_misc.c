@@ -132,6 +132,46 @@ static void test_pool_fixture(void **state)
     free(x);
 }
 
+static void test_maxpool_simd_vs_scalar(void **state)
+{
+    (void)state;
+    /* kernel 1..5, stride 1..3, asymmetric pads, ceil mode, widths around the 8-lane edge */
+    const int hs[] = {1, 5, 20}, ws[] = {1, 7, 8, 9, 23, 40};
+    uint32_t seed = 1;
+    for (int k = 1; k <= 5; k++)
+        for (int st = 1; st <= 3; st++)
+            for (size_t hi = 0; hi < 3; hi++)
+                for (size_t wi = 0; wi < 6; wi++) {
+                    int h = hs[hi], w = ws[wi], pad = (k - 1) / 2;
+                    if (k > h + 2 * pad || k > w + 2 * pad) continue;
+                    oc_pool2d_desc d = {k, k, st, st, pad, pad, pad > 0 ? pad - 1 : 0, pad,
+                                        (int)(seed & 1), 0};
+                    int oh, ow;
+                    oc_pool2d_out_size(&d, h, w, &oh, &ow);
+                    if (oh <= 0 || ow <= 0) continue;
+                    const int c = 3;
+                    size_t nx = (size_t)c * h * w, ny = (size_t)c * oh * ow;
+                    float *x = malloc(nx * 4), *ref = malloc(ny * 4), *y = malloc(ny * 4);
+                    tu_fill_uniform(x, nx, seed++, -5, 5);
+                    if (nx > 10) { x[3] = NAN; x[nx - 2] = INFINITY; x[nx / 2] = -INFINITY; }
+                    oc_ctx sc = mkctx(OC_ISA_SCALAR, 1);
+                    oc_maxpool2d(&sc, &d, x, 1, c, h, w, ref);
+                    for (int isa = 1; isa <= (int)max_isa(); isa++)
+                        for (int nt = 1; nt <= 2; nt++) {
+                            oc_ctx ctx = mkctx((oc_isa)isa, nt);
+                            oc_maxpool2d(&ctx, &d, x, 1, c, h, w, y);
+                            for (size_t i = 0; i < ny; i++) {
+                                if (isnan(ref[i])) { assert_true(isnan(y[i])); continue; }
+                                if (y[i] != ref[i])
+                                    fprintf(stderr, "maxpool k%d s%d %dx%d isa %d: %zu: %g vs %g\n",
+                                            k, st, h, w, isa, i, y[i], ref[i]);
+                                assert_true(y[i] == ref[i]); /* max is exact */
+                            }
+                        }
+                    free(x); free(ref); free(y);
+                }
+}
+
 static void test_pool_out_size_rules(void **state)
 {
     (void)state;
@@ -472,6 +512,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_fixture),
+        cmocka_unit_test(test_maxpool_simd_vs_scalar),
         cmocka_unit_test(test_pool_out_size_rules),
         cmocka_unit_test(test_upsample_fixture),
         cmocka_unit_test(test_upsample_large_factor2),
