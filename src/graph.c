@@ -703,6 +703,49 @@ oc_status oc_profile_print(const oc_profile *p, FILE *f)
     double gf = total_ms > 0 ? total_flops / (total_ms * 1e6) : 0.0;
     fprintf(f, "%-32s %-18s %10.3f %10.2f %8.2f\n", "TOTAL", "", total_ms, gf,
             total_ms > 0 ? 100.0 : 0.0);
+    /* per op type: count, time, GFLOP/s, share (sorted by time) */
+    int nops = 0;
+    int *first_of = oc_malloc((size_t)(p->n > 0 ? p->n : 1) * sizeof(int));
+    double *op_ms = oc_calloc((size_t)(p->n > 0 ? p->n : 1), sizeof(double));
+    double *op_fl = oc_calloc((size_t)(p->n > 0 ? p->n : 1), sizeof(double));
+    int *op_cnt = oc_calloc((size_t)(p->n > 0 ? p->n : 1), sizeof(int));
+    if (first_of && op_ms && op_fl && op_cnt) {
+        for (int i = 0; i < p->n; i++) {
+            const char *op = p->ops[i] ? p->ops[i] : "?";
+            int k;
+            for (k = 0; k < nops; k++) {
+                const char *o2 = p->ops[first_of[k]] ? p->ops[first_of[k]] : "?";
+                if (!strcmp(o2, op)) break;
+            }
+            if (k == nops) first_of[nops++] = i;
+            op_ms[k] += p->ms[i];
+            op_fl[k] += p->flops[i];
+            op_cnt[k]++;
+        }
+        for (int k = 0; k < nops; k++) order[k] = k;
+        /* sort op indices by time (insertion sort: few op types) */
+        for (int a = 1; a < nops; a++)
+            for (int b = a; b > 0 && op_ms[order[b]] > op_ms[order[b - 1]]; b--) {
+                int t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+        fprintf(f, "%-32s %-18s %10s %10s %8s\n", "by op (count)", "op", "ms", "GFLOP/s",
+                "share%");
+        for (int a = 0; a < nops; a++) {
+            int k = order[a];
+            char cnt[40];
+            snprintf(cnt, sizeof cnt, "  x%d", op_cnt[k]);
+            double g2 = op_ms[k] > 0 ? op_fl[k] / (op_ms[k] * 1e6) : 0.0;
+            fprintf(f, "%-32s %-18s %10.3f %10.2f %8.2f\n", cnt,
+                    p->ops[first_of[k]] ? p->ops[first_of[k]] : "?", op_ms[k], g2,
+                    total_ms > 0 ? 100.0 * op_ms[k] / total_ms : 0.0);
+        }
+    }
+    oc_free(first_of);
+    oc_free(op_ms);
+    oc_free(op_fl);
+    oc_free(op_cnt);
     fprintf(f, "nodes %d, %.3f GFLOP, %.3f ms\n", p->n, total_flops / 1e9, total_ms);
     oc_free(order);
     return OC_OK;

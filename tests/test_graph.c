@@ -537,6 +537,14 @@ static void test_profile_table(void **state)
     double total = prof.ms[0] + prof.ms[1];
     assert_true(fabs(share - 100.0 * prof.ms[1] / total) < 0.01);
     assert_true(share > 50.0);
+    /* the per-op summary: both op types with their counts, slowest first */
+    char *byop = strstr(buf, "by op");
+    assert_non_null(byop);
+    char *ps = strstr(byop, "slowop"), *pq = strstr(byop, "fastop");
+    assert_non_null(ps);
+    assert_non_null(pq);
+    assert_true(ps < pq);
+    assert_non_null(strstr(byop, "x1"));
     free(buf);
     oc_free(ar);
     oc_graph_free(g);
