@@ -128,7 +128,9 @@ static void annotate(oc_image *img, const oc_detections *d)
     int thick = m / 300 > 2 ? m / 300 : 2;
     int ts = m / 400 > 1 ? m / 400 : 1;
     if (ts > 4) ts = 4;
-    /* draw lower scores first so the best boxes end on top */
+    /* boxes first, then labels (so no box line crosses a label); lower scores first so the
+     * best ones end on top */
+    for (int pass = 0; pass < 2; pass++)
     for (int i = d->count - 1; i >= 0; i--) {
         const oc_detection *e = &d->items[i];
         uint8_t col[3];
@@ -137,7 +139,10 @@ static void annotate(oc_image *img, const oc_detections *d)
         int x2 = (int)lrintf(e->x2), y2 = (int)lrintf(e->y2);
         if (x2 > img->width - 1) x2 = img->width - 1;
         if (y2 > img->height - 1) y2 = img->height - 1;
-        oc_draw_rect(img, x1, y1, x2, y2, col, thick);
+        if (pass == 0) {
+            oc_draw_rect(img, x1, y1, x2, y2, col, thick);
+            continue;
+        }
         char label[96];
         snprintf(label, sizeof label, "%s %.2f", e->class_name ? e->class_name : "?",
                  (double)e->score);
