@@ -156,6 +156,20 @@ static oc_status png_decode_inner(png_dec *d, oc_image *out)
         d->st = st;
         return st;
     }
+    /* deflate cannot compress better than about 1032:1, so a header whose raw pixel data
+     * could not fit in this file is a lie: refuse it before allocating the image */
+    {
+        int spp = ctype == PNG_COLOR_TYPE_RGB ? 3 : ctype == PNG_COLOR_TYPE_RGB_ALPHA ? 4
+                : ctype == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+        uint64_t raw = (uint64_t)h * (1 + ((uint64_t)w * spp * depth + 7) / 8);
+        if (raw / 1100 > d->len) {
+            d->st = oc_error(OC_ERR_FORMAT,
+                             "PNG: %u x %u image needs %llu bytes of pixel data, more than a "
+                             "%zu-byte file can hold (truncated or forged header)",
+                             (unsigned)w, (unsigned)h, (unsigned long long)raw, d->len);
+            return d->st;
+        }
+    }
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(d->png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(d->png);
     if (png_get_valid(d->png, d->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(d->png);

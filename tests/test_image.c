@@ -98,6 +98,7 @@ static uint8_t *make_png(const png_spec *s, uint8_t **rows, size_t *len)
     assert_non_null(info);
     if (setjmp(png_jmpbuf(png))) fail_msg("libpng write failed in the test");
     png_set_write_fn(png, &m, mem_write, mem_flush);
+    png_set_compression_level(png, 9);
     png_set_IHDR(png, info, (png_uint_32)s->w, (png_uint_32)s->h, s->depth, s->ctype, s->interlace,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (s->pal) png_set_PLTE(png, info, s->pal, s->npal);
@@ -261,6 +262,30 @@ static void test_png_every_colour_type(void **state)
     assert_live_unchanged(live0);
 }
 
+/* The "raw data cannot fit in the file" guard must not refuse real, maximally compressed
+ * files: 2000 x 2000 zeros at zlib level 9 compress about 1020:1. */
+static void test_png_max_compression(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    uint8_t *row = calloc(N, 1);
+    uint8_t **rows = malloc(sizeof *rows * N);
+    for (int y = 0; y < N; y++) rows[y] = row;
+    png_spec s = {N, N, PNG_COLOR_TYPE_GRAY, 8, 0, NULL, 0, NULL, 0, NULL};
+    size_t len;
+    uint8_t *png = make_png(&s, rows, &len);
+    assert_true(len < (size_t)N * (N + 1) / 900); /* it really is that compressed */
+    oc_image img;
+    oc_status st = oc_image_decode(png, len, &img);
+    if (st != OC_OK) fail_msg("%s", oc_last_error());
+    assert_int_equal(img.width, N);
+    assert_int_equal(img.data[(size_t)N * N * 3 - 1], 0);
+    oc_image_free(&img);
+    free(png);
+    free(rows);
+    free(row);
+}
+
 static void test_png_roundtrip(void **state)
 {
     (void)state;
@@ -377,6 +402,14 @@ static void test_png_corrupt(void **state)
     assert_true(a1.peak_bytes - a0.peak_bytes < (1u << 20));
     if (t1 - t0 > 100) fprintf(stderr, "note: rejecting a huge PNG header took %.1f ms\n", t1 - t0);
 
+    /* within the limit but far more pixels than the file could hold: refused up front */
+    memcpy(bad, png, len);
+    png_patch_size(bad, 9000, 9000);
+    oc_get_alloc_stats(&a0);
+    assert_int_equal(oc_image_decode(bad, len, &img), OC_ERR_FORMAT);
+    oc_get_alloc_stats(&a1);
+    assert_non_null(strstr(oc_last_error(), "9000 x 9000"));
+    assert_true(a1.peak_bytes - a0.peak_bytes < (1u << 20));
     /* a big side within the limit is fine from the header but the data is short: error */
     memcpy(bad, png, len);
     png_patch_size(bad, 5000, 3);
@@ -1245,6 +1278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_every_colour_type),
+        cmocka_unit_test(test_png_max_compression),
         cmocka_unit_test(test_png_roundtrip),
         cmocka_unit_test(test_png_corrupt),
         cmocka_unit_test(test_pixel_limit),
