@@ -216,8 +216,8 @@ out:
     return c.ok ? 0 : 1;
 }
 
-/* instructions per inference under callgrind: run with --collect-atstart=no; only the
- * timed detections are collected (one warm-up first, which also plans the graph) */
+/* instructions per inference under callgrind: run with --instr-atstart=no; only the timed
+ * detections are instrumented (one warm-up first, which also builds and plans the graph) */
 static int callgrind_run(const char *model_path, const char *image_path, int n)
 {
     oc_model *m = NULL;
@@ -234,20 +234,33 @@ static int callgrind_run(const char *model_path, const char *image_path, int n)
     }
     oc_detections_free(&d);
     int ok = 1;
+    CALLGRIND_START_INSTRUMENTATION;
     CALLGRIND_ZERO_STATS;
-    CALLGRIND_TOGGLE_COLLECT;
     for (int i = 0; i < n && ok; i++) {
         if (oc_detect(s, &img, NULL, &d) != OC_OK) ok = 0;
         oc_detections_free(&d);
     }
-    CALLGRIND_TOGGLE_COLLECT;
     CALLGRIND_DUMP_STATS_AT("inference");
-    printf("inferences=%d isa=%s threads=%d\n", n, oc_isa_name(oc_get_isa()), oc_get_num_threads());
+    CALLGRIND_STOP_INSTRUMENTATION;
+    printf("inferences=%d isa=%s threads=%d gflop=%.3f\n", n, oc_isa_name(oc_get_isa()),
+           oc_get_num_threads(), oc_session_flops(s) / 1e9);
     oc_image_free(&img);
     oc_session_free(s);
     oc_model_free(m);
     if (!ok) fprintf(stderr, "callgrind-run: %s\n", oc_last_error());
     return ok ? 0 : 1;
+}
+
+/* the standard test image (the one quick mode times) */
+static int write_test_image(const char *path)
+{
+    oc_image img;
+    char err[256];
+    if (bn_image_make(&img, 640, 480, BN_CONTENT_MEDIUM, 42)) return 1;
+    int rc = bn_write_jpeg(path, &img, 90, err, sizeof err);
+    oc_image_free(&img);
+    if (rc) fprintf(stderr, "%s\n", err);
+    return rc ? 1 : 0;
 }
 
 int bn_child_main(int argc, char **argv)
@@ -258,6 +271,7 @@ int bn_child_main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "--child-peak") == 0) return child_peak(argv[2], argv[3]);
     if (argc >= 5 && strcmp(argv[1], "--child-batch") == 0)
         return child_batch(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1, atoi(argv[4]));
+    if (argc >= 3 && strcmp(argv[1], "--child-write-image") == 0) return write_test_image(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "--callgrind-run") == 0)
         return callgrind_run(argv[2], argv[3], atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
     fprintf(stderr, "ocellus-bench: bad child arguments\n");

@@ -542,9 +542,12 @@ static int write_md(const bn_run *r, const char *path)
     fprintf(f, "\n(latency, memory, batch, concurrent: measurements under their limit; success: "
                "operations without error; regression: comparisons without a critical regression.)\n\n");
     fprintf(f, "## Per variant (single image, end to end)\n\n");
+    int fullm = strcmp(r->mode, "full") == 0;
     fprintf(f, "Rounds are chosen per variant: at least %d, at most %d, stopping once %.0f s of "
-               "timed rounds have run (quick mode), after %d warm-up run(s). Test image: %s.\n\n",
-            r->cfg.min_rounds, r->cfg.max_rounds, r->cfg.budget_s, r->cfg.warmup, r->image_desc);
+               "timed rounds have run (%s mode), after %d warm-up run(s). Test image: %s.\n\n",
+            fullm ? r->cfg.full_min_rounds : r->cfg.min_rounds,
+            fullm ? r->cfg.full_max_rounds : r->cfg.max_rounds,
+            fullm ? r->cfg.full_budget_s : r->cfg.budget_s, r->mode, r->cfg.warmup, r->image_desc);
     const char *last_arch = "";
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
@@ -709,7 +712,7 @@ static const char *PALETTE[MAXSER] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"
 
 static void svg_bars(FILE *f, const chart *c)
 {
-    const int W = 1000, H = 330, L = 70, R = 20, T = 40, B = 70;
+    const int W = 1000, H = 350, L = 70, R = 20, T = 60, B = 70;
     double mx = c->limit > 0 ? c->limit : 0;
     for (int s = 0; s < c->nser; s++)
         for (int i = 0; i < c->n; i++)
@@ -730,8 +733,9 @@ static void svg_bars(FILE *f, const chart *c)
     fprintf(f, "</text>\n");
     double gw = c->n > 0 ? pw / c->n : pw;
     double bw = gw * 0.8 / (c->nser > 0 ? c->nser : 1);
+    if (bw > 70) bw = 70; /* few categories: keep bars narrow */
     for (int i = 0; i < c->n; i++) {
-        double gx = L + gw * i + gw * 0.1;
+        double gx = L + gw * i + (gw - bw * c->nser) / 2;
         for (int s = 0; s < c->nser; s++) {
             double v = c->vals[s][i];
             double x = gx + bw * s;
@@ -740,7 +744,8 @@ static void svg_bars(FILE *f, const chart *c)
                 continue;
             }
             double h = ph * v / mx;
-            const char *col = (c->limit > 0 && v >= c->limit) ? "#e15759" : PALETTE[s % MAXSER];
+            /* a single series turns red over the limit; several keep their legend colours */
+            const char *col = (c->nser == 1 && c->limit > 0 && v >= c->limit) ? "#e15759" : PALETTE[s % MAXSER];
             fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>", x, T + ph - h, bw * 0.92, h, col);
             hesc(f, c->labels[i]);
             fprintf(f, " %s: %.4g %s</title></rect>", c->nser > 1 ? c->ser_names[s] : "", v, c->unit);
@@ -758,21 +763,22 @@ static void svg_bars(FILE *f, const chart *c)
     if (c->limit > 0) {
         double y = T + ph - ph * c->limit / mx;
         fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#e15759' stroke-width='2' stroke-dasharray='6 4'/>", L, y, W - R, y);
-        fprintf(f, "<text x='%d' y='%.1f' font-size='12' fill='#e15759' text-anchor='end'>", W - R, y - 5);
+        fprintf(f, "<line x1='%d' y1='38' x2='%d' y2='38' stroke='#e15759' stroke-width='2' stroke-dasharray='6 4'/>", W - R - 150, W - R - 124);
+        fprintf(f, "<text x='%d' y='43' font-size='12' fill='#e15759'>", W - R - 118);
         hesc(f, c->limit_label);
         fprintf(f, "</text>\n");
     }
     /* legend */
-    int lx = L + 380;
+    int lx = L;
     if (c->nser > 1)
         for (int s = 0; s < c->nser; s++) {
-            fprintf(f, "<rect x='%d' y='10' width='12' height='12' fill='%s'/><text x='%d' y='21' font-size='12'>", lx, PALETTE[s], lx + 16);
+            fprintf(f, "<rect x='%d' y='32' width='12' height='12' fill='%s'/><text x='%d' y='43' font-size='12'>", lx, PALETTE[s], lx + 16);
             hesc(f, c->ser_names[s]);
             fprintf(f, "</text>");
             lx += 30 + 8 * (int)strlen(c->ser_names[s]);
         }
     if (c->marks) {
-        fprintf(f, "<line x1='%d' y1='16' x2='%d' y2='16' stroke='#222' stroke-width='2'/><text x='%d' y='21' font-size='12'>", lx, lx + 14, lx + 18);
+        fprintf(f, "<line x1='%d' y1='38' x2='%d' y2='38' stroke='#222' stroke-width='2'/><text x='%d' y='43' font-size='12'>", lx, lx + 14, lx + 18);
         hesc(f, c->marks_label);
         fprintf(f, "</text>");
     }
@@ -800,7 +806,7 @@ static void svg_line(FILE *f, const char *title, const char *xunit, const char *
     fprintf(f, "</text>\n");
     for (int k = 0; k <= 4; k++) {
         double yy = T + ph - ph * k / 4.0;
-        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' font-size='11' text-anchor='end'>%.5g</text>\n",
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' font-size='11' text-anchor='end'>%.7g</text>\n",
                 L, yy, W - R, yy, L - 6, yy + 4, ymin + (ymax - ymin) * k / 4.0);
         double xx = L + pw * k / 4.0;
         fprintf(f, "<text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%.4g</text>", xx, H - B + 16, xmin + (xmax - xmin) * k / 4.0);
@@ -840,7 +846,7 @@ static int write_html(const bn_run *r, const char *path)
                ".vp{background:#dafbe1}.vf{background:#ffebe9}"
                "table{border-collapse:collapse;margin:10px 0 20px;font-size:13px}"
                "th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f3f3f3}"
-               "td:first-child,th:first-child{text-align:left}.small{font-size:12px;color:#555}"
+               "td:first-child,th:first-child{text-align:left}.kv td{text-align:left}.small{font-size:12px;color:#555}"
                "section{margin-top:26px}</style></head><body>\n");
     fprintf(f, "<h1>Ocellus benchmark</h1><div class='small'>%s mode, %s, commit %s%s, host ", r->mode,
             e->timestamp, e->commit, e->dirty ? " (uncommitted changes)" : "");
@@ -862,9 +868,13 @@ static int write_html(const bn_run *r, const char *path)
     compliance cr[8];
     int ncr = compliance_rates(r, cr);
     fprintf(f, "<div class='small'>Compliance: ");
-    for (int i = 0; i < ncr; i++)
-        fprintf(f, "%s%s %d/%d (%.0f%%)", i ? "; " : "", cr[i].gate, cr[i].pass, cr[i].total,
-                cr[i].total ? 100.0 * cr[i].pass / cr[i].total : 0.0);
+    for (int i = 0; i < ncr; i++) {
+        if (cr[i].total)
+            fprintf(f, "%s%s %d/%d (%.1f%%)", i ? "; " : "", cr[i].gate, cr[i].pass, cr[i].total,
+                    100.0 * cr[i].pass / cr[i].total);
+        else
+            fprintf(f, "%s%s n/a", i ? "; " : "", cr[i].gate);
+    }
     fprintf(f, "</div></section>\n");
 
     /* per-variant charts */
@@ -930,9 +940,12 @@ static int write_html(const bn_run *r, const char *path)
             hesc(f, r->v[i].error);
             fprintf(f, "</p>\n");
         }
+    int fullm = strcmp(r->mode, "full") == 0;
     fprintf(f, "<p class='small'>End to end = decode + preprocess + inference + postprocess. Rounds per "
-               "variant: at least %d, at most %d, until %.0f s of timed rounds (quick mode), after %d "
-               "warm-up run(s). Test image: ", c->min_rounds, c->max_rounds, c->budget_s, c->warmup);
+               "variant: at least %d, at most %d, until %.0f s of timed rounds (%s mode), after %d "
+               "warm-up run(s). Test image: ", fullm ? c->full_min_rounds : c->min_rounds,
+            fullm ? c->full_max_rounds : c->max_rounds, fullm ? c->full_budget_s : c->budget_s,
+            r->mode, c->warmup);
     hesc(f, r->image_desc);
     fprintf(f, ".</p></section>\n");
 
@@ -1109,7 +1122,7 @@ static int write_html(const bn_run *r, const char *path)
         fprintf(f, "</li>\n");
     }
     if (!nr) fprintf(f, "<li>Nothing stands out: every gate passes with headroom.</li>\n");
-    fprintf(f, "</ul></section>\n<section><h2>Environment</h2><table>\n");
+    fprintf(f, "</ul></section>\n<section><h2>Environment</h2><table class='kv'>\n");
     const struct { const char *k; const char *v; } kv[] = {
         {"CPU", e->cpu_model}, {"SIMD flags", e->cpu_flags_simd}, {"ISA path", e->isa},
         {"OpenBLAS", e->openblas_core}, {"OpenBLAS config", e->openblas_config},
