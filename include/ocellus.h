@@ -157,7 +157,11 @@ int oc_session_num_outputs(const oc_session *s);
 oc_status oc_session_output(const oc_session *s, int i, oc_tensor *out);
 /* Any named tensor of the last run (outputs, and layers when keep_layers is on). */
 oc_status oc_session_tensor(const oc_session *s, const char *name, oc_tensor *out);
-/* Activation arena bytes of the current plan (0 before the first run). */
+/* (added by H5) Build and plan the graph for these input shapes without running it (data may
+ * be NULL): afterwards oc_session_arena_bytes and oc_session_flops report the plan, so the
+ * peak activation memory is known before the first run. oc_session_run does this itself. */
+oc_status oc_session_prepare(oc_session *s, const oc_tensor *inputs, int n_inputs);
+/* Activation arena bytes of the current plan (0 before the first run or prepare). */
 size_t oc_session_arena_bytes(const oc_session *s);
 /* Floating-point operations of one run of the current plan. */
 double oc_session_flops(const oc_session *s);

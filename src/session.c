@@ -203,20 +203,20 @@ static oc_status replan(oc_session *s)
     return OC_OK;
 }
 
-oc_status oc_session_run(oc_session *s, const oc_tensor *inputs, int n_inputs)
+static oc_status prepare(oc_session *s, const oc_tensor *inputs, int n_inputs, int need_data,
+                         const char *fn)
 {
-    if (!s) return oc_error(OC_ERR_INVALID_ARG, "oc_session_run: NULL session");
+    if (!s) return oc_error(OC_ERR_INVALID_ARG, "%s: NULL session", fn);
     if (!inputs || n_inputs < 1 || n_inputs > OC_SESSION_MAX_INPUTS)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_session_run: bad inputs (%d given)", n_inputs);
+        return oc_error(OC_ERR_INVALID_ARG, "%s: bad inputs (%d given)", fn, n_inputs);
     for (int i = 0; i < n_inputs; i++) {
-        if (!inputs[i].data)
-            return oc_error(OC_ERR_INVALID_ARG, "oc_session_run: input %d has no data", i);
+        if (need_data && !inputs[i].data)
+            return oc_error(OC_ERR_INVALID_ARG, "%s: input %d has no data", fn, i);
         if (inputs[i].ndim < 1 || inputs[i].ndim > OC_MAX_DIMS)
-            return oc_error(OC_ERR_SHAPE, "oc_session_run: input %d has %d dims", i,
-                            inputs[i].ndim);
+            return oc_error(OC_ERR_SHAPE, "%s: input %d has %d dims", fn, i, inputs[i].ndim);
         for (int k = 0; k < inputs[i].ndim; k++)
             if (inputs[i].dims[k] < 1)
-                return oc_error(OC_ERR_SHAPE, "oc_session_run: input %d has dim %d = %lld", i, k,
+                return oc_error(OC_ERR_SHAPE, "%s: input %d has dim %d = %lld", fn, i, k,
                                 (long long)inputs[i].dims[k]);
     }
     oc_status st;
@@ -225,11 +225,24 @@ oc_status oc_session_run(oc_session *s, const oc_tensor *inputs, int n_inputs)
         if (st != OC_OK) return st;
     }
     if (!s->planned) {
+        s->has_run = 0;
         st = replan(s);
-        if (st != OC_OK) {
-            s->has_run = 0;
-            return st;
-        }
+        if (st != OC_OK) return st;
+    }
+    return OC_OK;
+}
+
+oc_status oc_session_prepare(oc_session *s, const oc_tensor *inputs, int n_inputs)
+{
+    return prepare(s, inputs, n_inputs, 0, "oc_session_prepare");
+}
+
+oc_status oc_session_run(oc_session *s, const oc_tensor *inputs, int n_inputs)
+{
+    oc_status st = prepare(s, inputs, n_inputs, 1, "oc_session_run");
+    if (st != OC_OK) {
+        if (s) s->has_run = 0;
+        return st;
     }
     const float *ptrs[OC_SESSION_MAX_INPUTS];
     for (int i = 0; i < n_inputs; i++) ptrs[i] = inputs[i].data;

@@ -349,8 +349,24 @@ static void test_shape_change_rebuilds(void **state)
     oc_session *s;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
     int b0 = atomic_load(&g_builds);
+    /* prepare: build + plan from shapes alone; the arena size is known before running */
+    oc_tensor shp;
+    memset(&shp, 0, sizeof shp);
+    shp.ndim = 4;
+    shp.dims[0] = 1;
+    shp.dims[1] = TOY_C;
+    shp.dims[2] = 8;
+    shp.dims[3] = 10;
+    assert_int_equal(oc_session_prepare(s, &shp, 1), OC_OK);
+    size_t a0 = oc_session_arena_bytes(s);
+    assert_true(a0 >= (size_t)(TOY_C + TOY_CO) * 80 * sizeof(float));
+    assert_true(oc_session_flops(s) > 0);
+    oc_tensor out0;
+    assert_int_equal(oc_session_output(s, 0, &out0), OC_ERR_INVALID_ARG); /* not run yet */
+    assert_int_equal(oc_session_run(s, &shp, 1), OC_ERR_INVALID_ARG);     /* no data */
     check_run(s, 1, 8, 10, 2);
     size_t a1 = oc_session_arena_bytes(s);
+    assert_int_equal(a1, a0);
     oc_alloc_stats al0, al1;
     oc_get_alloc_stats(&al0);
     check_run(s, 1, 8, 10, 3); /* same shape: no rebuild, and no allocation on the hot path */
