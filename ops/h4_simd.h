@@ -29,6 +29,8 @@ OC_H4_DECL_ISA(avx2)
 /* separable max pooling of one plane (ops/pool_avx2.c); col: w floats of scratch */
 void oc_h4_maxpool_plane_avx2(const oc_pool2d_desc *d, const float *xp, int h, int w, float *yp,
                               int oh, int ow, float *col);
+/* y[cols][rows] = x[rows][cols]^T (ops/tensor_avx2.c) */
+void oc_h4_transpose2d_avx2(const float *x, int64_t rows, int64_t cols, float *y);
 void oc_h4_bilinear_row_avx2(const float *r0, const float *r1, float wh0, float wh1,
                              const int32_t *w0, const int32_t *w1, const float *lw, float *y,
                              int n);

@@ -129,7 +129,15 @@ void oc_permute(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndi
         }
         if (ok) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total >= OC_T_PAR_MIN)
-            for (int64_t m = 0; m < mats; m++) transpose2d(x + m * a * b, b, a, y + m * a * b);
+            for (int64_t m = 0; m < mats; m++) {
+                /* AVX2 8x8 kernel: on 256 x 64 x 64 measured 0.2-0.26 ms vs 1.0 ms scalar
+                 * for NCHW -> NHWC, and 0.63-0.8 ms vs 0.35-1.3 ms (bimodal on the shared
+                 * host) for NHWC -> NCHW */
+                if (ctx->isa >= OC_ISA_AVX2)
+                    oc_h4_transpose2d_avx2(x + m * a * b, b, a, y + m * a * b);
+                else
+                    transpose2d(x + m * a * b, b, a, y + m * a * b);
+            }
             return;
         }
     }

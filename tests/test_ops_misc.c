@@ -447,17 +447,44 @@ static void test_permute_random(void **state)
         }
         float *x = malloc(tot * 4), *y = malloc(tot * 4);
         for (int64_t i = 0; i < tot; i++) x[i] = (float)i;
-        oc_ctx ctx = mkctx(OC_ISA_SCALAR, 1 + iter % 2);
-        oc_permute(&ctx, x, sh, nd, perm, y);
-        /* y index e -> coordinates in y's shape -> source offset */
-        for (int64_t e = 0; e < tot; e++) {
-            int64_t rem = e, off = 0;
-            for (int i = nd - 1; i >= 0; i--) {
-                int64_t c = rem % sh[perm[i]];
-                rem /= sh[perm[i]];
-                off += c * st[perm[i]];
+        for (int isa = 0; isa <= (int)max_isa(); isa++) {
+            oc_ctx ctx = mkctx((oc_isa)isa, 1 + (iter + isa) % 2);
+            memset(y, 0xff, tot * 4);
+            oc_permute(&ctx, x, sh, nd, perm, y);
+            /* y index e -> coordinates in y's shape -> source offset */
+            for (int64_t e = 0; e < tot; e++) {
+                int64_t rem = e, off = 0;
+                for (int i = nd - 1; i >= 0; i--) {
+                    int64_t c = rem % sh[perm[i]];
+                    rem /= sh[perm[i]];
+                    off += c * st[perm[i]];
+                }
+                assert_true(y[e] == x[off]);
             }
-            assert_true(y[e] == x[off]);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+static void test_transpose_shapes(void **state)
+{
+    (void)state;
+    /* batched 2-D transposes (the permute fast path) on sizes around the 8x8 / 32x32 tiles */
+    const int64_t dims[][3] = {{1, 1, 1}, {1, 8, 8}, {2, 7, 9}, {3, 33, 17}, {1, 64, 40}, {2, 40, 64}, {1, 100, 3}};
+    const int perm[3] = {0, 2, 1};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const int64_t *sh = dims[di];
+        int64_t tot = sh[0] * sh[1] * sh[2];
+        float *x = malloc(tot * 4), *y = malloc(tot * 4);
+        for (int64_t i = 0; i < tot; i++) x[i] = (float)i;
+        for (int isa = 0; isa <= (int)max_isa(); isa++) {
+            oc_ctx ctx = mkctx((oc_isa)isa, 2);
+            oc_permute(&ctx, x, sh, 3, perm, y);
+            for (int64_t b = 0; b < sh[0]; b++)
+                for (int64_t i = 0; i < sh[2]; i++)
+                    for (int64_t j = 0; j < sh[1]; j++)
+                        assert_true(y[(b * sh[2] + i) * sh[1] + j] == x[(b * sh[1] + j) * sh[2] + i]);
         }
         free(x);
         free(y);
@@ -523,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_grid_sample_fixture),
         cmocka_unit_test(test_tensor_fixture),
         cmocka_unit_test(test_permute_random),
+        cmocka_unit_test(test_transpose_shapes),
         cmocka_unit_test(test_gather_and_topk_random),
     };
     return cmocka_run_group_tests(tests, setup_fx, teardown_fx);
