@@ -23,13 +23,6 @@ static int cmp_block(const void *a, const void *b)
     return x->id - y->id;
 }
 
-static int cmp_offset(const void *a, const void *b)
-{
-    const plan_block *x = *(const plan_block *const *)a, *y = *(const plan_block *const *)b;
-    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
-    return 0;
-}
-
 static int imax(int a, int b) { return a > b ? a : b; }
 
 oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
@@ -133,18 +126,18 @@ oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
         nb++;
     }
     qsort(blocks, (size_t)nb, sizeof *blocks, cmp_block);
+    /* conf: the blocks placed so far, kept sorted by offset; a new block goes to the lowest
+     * gap among those whose lifetime overlaps its own */
     size_t arena = 0;
+    int nplaced = 0;
     for (int b = 0; b < nb; b++) {
         plan_block *cur = &blocks[b];
-        int nc = 0;
-        for (int p = 0; p < b; p++)
-            if (blocks[p].first <= cur->last && cur->first <= blocks[p].last)
-                conf[nc++] = &blocks[p];
-        qsort(conf, (size_t)nc, sizeof *conf, cmp_offset);
         size_t at = 0;
-        for (int c = 0; c < nc; c++) {
-            if (conf[c]->offset >= at && conf[c]->offset - at >= cur->bytes) break;
-            size_t end = conf[c]->offset + conf[c]->bytes;
+        for (int c = 0; c < nplaced; c++) {
+            const plan_block *o = conf[c];
+            if (o->first > cur->last || cur->first > o->last) continue;
+            if (o->offset >= at && o->offset - at >= cur->bytes) break;
+            size_t end = o->offset + o->bytes;
             if (end > at) at = end;
         }
         cur->offset = at;
@@ -154,6 +147,11 @@ oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
             goto done;
         }
         if (top > arena) arena = (size_t)top;
+        int pos = nplaced;
+        while (pos > 0 && conf[pos - 1]->offset > at) pos--;
+        memmove(conf + pos + 1, conf + pos, (size_t)(nplaced - pos) * sizeof *conf);
+        conf[pos] = cur;
+        nplaced++;
     }
     for (int b = 0; b < nb; b++) {
         g->t[blocks[b].id].offset = blocks[b].offset;
