@@ -671,6 +671,118 @@ static void test_concurrent_sessions(void **state)
     unlink(path);
 }
 
+
+/* ---- the same guarantee on a real model file (YOLO11n fixture), smaller and shorter ---- */
+#define RT 3
+#define RRUNS 3
+#define RS 128
+
+typedef struct {
+    const oc_model *m;
+    int id;
+    const float *in[RRUNS];
+    const float *ref[RRUNS];
+    size_t ocnt;
+    int mismatches;
+    oc_status st;
+} rworker;
+
+static void *rwork(void *arg)
+{
+    rworker *wk = arg;
+    oc_session *s;
+    wk->st = oc_session_create(wk->m, &s);
+    if (wk->st != OC_OK) {
+        pthread_barrier_wait(&g_barrier);
+        return NULL;
+    }
+    oc_session_set_num_threads(s, 1);
+    pthread_barrier_wait(&g_barrier);
+    for (int r = 0; r < RRUNS; r++) {
+        int k = (r + wk->id) % RRUNS;
+        oc_tensor in;
+        memset(&in, 0, sizeof in);
+        in.ndim = 4;
+        in.dims[0] = 1;
+        in.dims[1] = 3;
+        in.dims[2] = RS;
+        in.dims[3] = RS;
+        in.data = (float *)wk->in[k];
+        oc_status st = oc_session_run(s, &in, 1);
+        if (st != OC_OK) {
+            wk->st = st;
+            break;
+        }
+        oc_tensor out;
+        oc_session_output(s, 0, &out);
+        if (memcmp(out.data, wk->ref[k], wk->ocnt * sizeof(float)) != 0) wk->mismatches++;
+    }
+    oc_session_free(s);
+    return NULL;
+}
+
+static void test_concurrent_real_model(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/yolo11n/model.safetensors");
+    if (tu_under_valgrind()) skip();
+    oc_model *m;
+    assert_int_equal(oc_model_load(tu_shared_path("fixtures/yolo11n/model.safetensors"), &m),
+                     OC_OK);
+    assert_string_equal(oc_model_arch(m), "yolo11");
+    size_t cnt = (size_t)3 * RS * RS, ocnt = 0;
+    float *inputs[RRUNS], *refs[RRUNS];
+    oc_session *s;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    oc_session_set_num_threads(s, 1);
+    for (int r = 0; r < RRUNS; r++) {
+        inputs[r] = malloc(cnt * sizeof(float));
+        tu_fill_uniform(inputs[r], cnt, 77u + (uint32_t)r, 0, 1);
+        oc_tensor in;
+        memset(&in, 0, sizeof in);
+        in.ndim = 4;
+        in.dims[0] = 1;
+        in.dims[1] = 3;
+        in.dims[2] = RS;
+        in.dims[3] = RS;
+        in.data = inputs[r];
+        assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
+        oc_tensor out;
+        assert_int_equal(oc_session_output(s, 0, &out), OC_OK);
+        ocnt = 1;
+        for (int k = 0; k < out.ndim; k++) ocnt *= (size_t)out.dims[k];
+        refs[r] = malloc(ocnt * sizeof(float));
+        memcpy(refs[r], out.data, ocnt * sizeof(float));
+    }
+    assert_int_not_equal(memcmp(refs[0], refs[1], ocnt * sizeof(float)), 0);
+    oc_session_free(s);
+    rworker wk[RT];
+    pthread_t th[RT];
+    pthread_barrier_init(&g_barrier, NULL, RT);
+    for (int t = 0; t < RT; t++) {
+        memset(&wk[t], 0, sizeof wk[t]);
+        wk[t].m = m;
+        wk[t].id = t;
+        wk[t].ocnt = ocnt;
+        for (int r = 0; r < RRUNS; r++) {
+            wk[t].in[r] = inputs[r];
+            wk[t].ref[r] = refs[r];
+        }
+        assert_int_equal(pthread_create(&th[t], NULL, rwork, &wk[t]), 0);
+    }
+    for (int t = 0; t < RT; t++) pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&g_barrier);
+    for (int t = 0; t < RT; t++) {
+        assert_int_equal(wk[t].st, OC_OK);
+        assert_int_equal(wk[t].mismatches, 0);
+    }
+    for (int r = 0; r < RRUNS; r++) {
+        free(inputs[r]);
+        free(refs[r]);
+    }
+    oc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_profile),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_concurrent_sessions),
+        cmocka_unit_test(test_concurrent_real_model),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
