@@ -322,6 +322,13 @@ oc_status oc_model_load(const char *path, oc_model **out)
     st = oc_st_open(path, &m->file);
     if (st != OC_OK) goto fail;
 
+    const char *fv = oc_st_meta(m->file, "ocellus.format_version");
+    if (fv && strcmp(fv, "1") != 0) {
+        st = oc_error(OC_ERR_UNSUPPORTED, "%s: ocellus.format_version '%.32s' is not one this "
+                      "Ocellus reads (1)", path, fv);
+        goto fail;
+    }
+
     /* architecture and scale */
     char archname[64] = "", scale[16] = "";
     const char *used;

@@ -260,7 +260,7 @@ static void check_run(oc_session *s, int n, int h, int w, uint32_t seed)
 static void test_load_and_run(void **state)
 {
     (void)state;
-    const char *meta[] = {"ocellus.arch", "toyarch", "ocellus.scale", "s",
+    const char *meta[] = {"ocellus.format_version", "1", "ocellus.arch", "toyarch", "ocellus.scale", "s",
                           "ocellus.class_names", "[\"cat\", \"dog\"]", "ocellus.input_size",
                           "480x640", NULL};
     const char *path = write_toy(meta, 0);
@@ -514,6 +514,12 @@ static void test_errors(void **state)
     assert_non_null(strstr(oc_last_error(), "'nosucharch'"));
     assert_non_null(strstr(oc_last_error(), path));
     assert_non_null(strstr(oc_last_error(), "toyarch")); /* lists the known ones */
+    unlink(path);
+
+    const char *meta_fv[] = {"ocellus.format_version", "7", "ocellus.arch", "toyarch", NULL};
+    path = write_toy(meta_fv, 0);
+    assert_int_equal(oc_model_load(path, &m), OC_ERR_UNSUPPORTED);
+    assert_non_null(strstr(oc_last_error(), "format_version '7'"));
     unlink(path);
 
     const char *meta_none[] = {"format", "pt", NULL};
