@@ -1,68 +1,74 @@
 /* conv2d_avx512.c -- depthwise conv, one channel plane at a time: 16 output columns per zmm,
- * all taps accumulated in registers; stride 2 de-interleaves with a two-source permute.
- * Border columns (where a tap falls in the padding) use the scalar per-pixel sum. */
+ * all taps accumulated in registers. Taps that fall in the padding are masked lanes of the
+ * load (masked-out lanes are never read), so borders need no scalar code; stride 2
+ * de-interleaves two loads with a two-source permute (a masked gather at the borders), other
+ * strides gather. */
 #include "conv_impl.h"
 
 #include <immintrin.h>
 
 #define VW 16
 
-static float dw_pixel(const oc_conv2d_desc *d, const float *x, int h, int w, const float *wt,
-                      int oy, int ox)
+static inline __mmask16 lanes(int lo, int hi)
 {
-    float s = 0.0f;
-    for (int ky = 0; ky < d->kh; ky++) {
-        int iy = oy * d->stride_h - d->pad_t + ky * d->dil_h;
-        if (iy < 0 || iy >= h) continue;
-        for (int kx = 0; kx < d->kw; kx++) {
-            int ix = ox * d->stride_w - d->pad_l + kx * d->dil_w;
-            if (ix < 0 || ix >= w) continue;
-            s += wt[ky * d->kw + kx] * x[(size_t)iy * w + ix];
-        }
-    }
-    return s;
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << (hi - lo)) - 1u) << lo);
 }
 
 void oc_dw_plane_avx512(const oc_conv2d_desc *d, const float *x, int h, int w,
                         const float *wt, float bias, float *y, int oh, int ow,
                         const float *res)
 {
-    int sw = d->stride_w, span = (d->kw - 1) * d->dil_w;
-    /* columns whose taps are all inside the row */
-    int lo = (d->pad_l + sw - 1) / sw;
-    int hi = (w - 1 + d->pad_l - span) >= 0 ? (w - 1 + d->pad_l - span) / sw + 1 : 0;
-    if (hi > ow) hi = ow;
-    if (lo > hi) lo = hi;
+    int sw = d->stride_w;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int oy = 0; oy < oh; oy++) {
         float *yr = y + (size_t)oy * ow;
-        int ox = 0;
-        for (; ox < lo; ox++) yr[ox] = dw_pixel(d, x, h, w, wt, oy, ox);
-        if (sw == 1 || sw == 2) {
-            for (; ox + VW <= hi; ox += VW) {
-                __m512 acc = _mm512_setzero_ps();
-                for (int ky = 0; ky < d->kh; ky++) {
-                    int iy = oy * d->stride_h - d->pad_t + ky * d->dil_h;
-                    if (iy < 0 || iy >= h) continue;
-                    const float *xr = x + (size_t)iy * w + (size_t)ox * sw - d->pad_l;
-                    for (int kx = 0; kx < d->kw; kx++) {
-                        const float *p = xr + kx * d->dil_w;
-                        __m512 xv;
-                        if (sw == 1) {
-                            xv = _mm512_loadu_ps(p);
-                        } else {
-                            __m512 a = _mm512_loadu_ps(p);
-                            __m512 b = _mm512_maskz_loadu_ps((__mmask16)0x7FFF, p + 16);
-                            xv = _mm512_permutex2var_ps(a, even, b);
-                        }
-                        acc = _mm512_fmadd_ps(_mm512_set1_ps(wt[ky * d->kw + kx]), xv, acc);
+        for (int ox = 0; ox < ow; ox += VW) {
+            int cnt = ow - ox < VW ? ow - ox : VW;
+            __mmask16 m = lanes(0, cnt);
+            __m512 acc = _mm512_setzero_ps();
+            for (int ky = 0; ky < d->kh; ky++) {
+                int iy = oy * d->stride_h - d->pad_t + ky * d->dil_h;
+                if (iy < 0 || iy >= h) continue;
+                const float *xr = x + (size_t)iy * w;
+                for (int kx = 0; kx < d->kw; kx++) {
+                    int ixs = ox * sw - d->pad_l + kx * d->dil_w; /* input of lane 0 */
+                    /* lanes l with 0 <= ixs + l*sw < w */
+                    int llo, lhi;
+                    if (sw == 1) {
+                        llo = -ixs;
+                        lhi = w - ixs;
+                    } else if (sw == 2) {
+                        llo = ixs >= 0 ? 0 : (-ixs + 1) >> 1;
+                        lhi = ixs >= w ? 0 : (w - ixs + 1) >> 1;
+                    } else {
+                        llo = ixs >= 0 ? 0 : (-ixs + sw - 1) / sw;
+                        lhi = ixs >= w ? 0 : (w - ixs + sw - 1) / sw;
                     }
+                    if (lhi > cnt) lhi = cnt;
+                    __mmask16 lm = lanes(llo, lhi);
+                    if (!lm) continue;
+                    __m512 xv;
+                    if (sw == 1) {
+                        xv = _mm512_maskz_loadu_ps(lm, xr + ixs);
+                    } else if (sw == 2 && lm == 0xFFFF) {
+                        const float *p = xr + ixs;
+                        xv = _mm512_permutex2var_ps(_mm512_loadu_ps(p), even,
+                                                    _mm512_maskz_loadu_ps((__mmask16)0x7FFF, p + 16));
+                    } else {
+                        __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(lane, _mm512_set1_epi32(sw)),
+                                                       _mm512_set1_epi32(ixs));
+                        xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lm, idx, xr, 4);
+                    }
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wt[ky * d->kw + kx]), xv, acc);
                 }
-                _mm512_storeu_ps(yr + ox, acc);
             }
+            _mm512_mask_storeu_ps(yr + ox, m, acc);
         }
-        for (; ox < ow; ox++) yr[ox] = dw_pixel(d, x, h, w, wt, oy, ox);
         /* epilogue */
         int i = 0;
         __m512 bv = _mm512_set1_ps(bias);

@@ -202,7 +202,14 @@ static inline void copy_run(float *dd, const float *xr, int ix0, int sw, int tlo
         if (!ld) v = _mm512_setzero_ps();
         else if (sw == 1 && ld == 0xFFFF) v = _mm512_loadu_ps(xr + ix0 + t);
         else if (sw == 1) v = _mm512_maskz_loadu_ps(ld, xr + ix0 + t);
-        else {
+        else if (sw == 2 && ld == 0xFFFF) {
+            /* 31 consecutive inputs, keep the even ones */
+            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                                   24, 26, 28, 30);
+            const float *p = xr + ix0 + 2 * t;
+            v = _mm512_permutex2var_ps(_mm512_loadu_ps(p), even,
+                                       _mm512_maskz_loadu_ps((__mmask16)0x7FFF, p + 16));
+        } else {
             __m512i idx = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(t)),
                                              _mm512_set1_epi32(sw));
             idx = _mm512_add_epi32(idx, _mm512_set1_epi32(ix0));
