@@ -46,6 +46,7 @@ typedef struct {
     int gate_batch;             /* batch size of the batch-memory measurement */
     int gate_concurrency;       /* K threads for the concurrency gate */
     int gate_requests;          /* requests per thread in the concurrency gate */
+    double total_budget_s;      /* quick mode: time budget of the whole run (0: none) */
     /* full mode */
     int full_load_rounds;
     int full_min_rounds, full_max_rounds;
@@ -155,6 +156,8 @@ typedef struct {
     bn_child_result batch;  /* load + one batch in a fresh process */
     bn_conc conc;           /* the concurrency gate measurement */
     int attempts, failures;
+    char note[256];         /* how the protocol was shortened to fit the time budget */
+    int conc_requests, batch_n; /* what was actually run */
     /* baseline comparison */
     int compared;
     bs_comparison cmp;
@@ -243,6 +246,8 @@ typedef struct {
     int n_gates, n_pass;
     double wall_s;
     long attempts, failures;
+    double t_start_ms;
+    int variants_left;      /* not yet measured, for the per-variant share of the budget */
 } bn_run;
 
 /* measure.c */

@@ -53,6 +53,8 @@ static const key_def KEYS[] = {
      "threads of the concurrency gate, measured on every variant"},
     {"quick.requests_per_thread", "OCELLUS_BENCH_REQUESTS", T_INT, F(gate_requests), 0, 0,
      "requests per thread in the concurrency gate"},
+    {"quick.total_budget_s", "OCELLUS_BENCH_TOTAL_BUDGET_S", T_DOUBLE, F(total_budget_s), 0, 0,
+     "quick mode: time budget of the whole run; slow variants get a shorter protocol (0: none)"},
     {"full.models", "OCELLUS_BENCH_MODELS", T_STR, F(full_models), 0, sizeof(((bn_config *)0)->full_models),
      "variants (comma-separated) the full-mode suites run on"},
     {"full.load_rounds", "OCELLUS_BENCH_FULL_LOAD_ROUNDS", T_INT, F(full_load_rounds), 0, 0,
@@ -112,6 +114,7 @@ void bn_config_defaults(bn_config *c)
     c->gate_batch = 4;
     c->gate_concurrency = 2;
     c->gate_requests = 2;
+    c->total_budget_s = 780;
     c->full_load_rounds = 5;
     c->full_min_rounds = 10;
     c->full_max_rounds = 200;

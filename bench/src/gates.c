@@ -103,8 +103,8 @@ void bn_gates_evaluate(bn_run *r)
             const bn_variant *v = &r->v[i];
             if (v->skipped || c->gate_batch < 1) continue;
             n++;
-            if (!v->batch.ok) { fails++; if (!berr[0]) snprintf(berr, sizeof berr, "%s batch %d: %.200s", v->name, c->gate_batch, v->batch.error); continue; }
-            if (v->batch.peak_rss_mb > worst) { worst = v->batch.peak_rss_mb; snprintf(wname, sizeof wname, "%s", v->name); wb = c->gate_batch; }
+            if (!v->batch.ok) { fails++; if (!berr[0]) snprintf(berr, sizeof berr, "%s batch %d: %.200s", v->name, v->batch_n, v->batch.error[0] ? v->batch.error : v->error); continue; }
+            if (v->batch.peak_rss_mb > worst) { worst = v->batch.peak_rss_mb; snprintf(wname, sizeof wname, "%s", v->name); wb = v->batch.batch; }
         }
         for (int i = 0; i < r->n_batch; i++) {
             const bn_batch *b = &r->batch[i];
@@ -262,9 +262,10 @@ void bn_print_table(const bn_run *r, FILE *f)
                 v->name, v->kind[0] ? v->kind : "-", v->e2e.n, a, b, c, d, e, g, h, k, l,
                 v->peak.peak_rss_mb, v->arena_mb, v->batch.peak_rss_mb, m);
         if (v->error[0]) fprintf(f, "          error: %s\n", v->error);
+        if (v->note[0]) fprintf(f, "          note: %s\n", v->note);
     }
     fprintf(f, "(times in ms: load = model load median; min/median/p95/p99 end to end = decode + "
                "preprocess + inference + postprocess; peakMB = RSS high-water of a fresh process "
                "doing load + one inference; arenaMB = planner activation bytes; batchMB = peak of "
-               "load + one batch of %d)\n", r->cfg.gate_batch);
+               "load + one batch of %d unless a note says otherwise)\n", r->cfg.gate_batch);
 }

@@ -181,6 +181,7 @@ int main(int argc, char **argv)
         return 2;
     }
     double t_start = bn_now_ms();
+    r->t_start_ms = t_start;
     bn_env_collect(&r->env, r->cfg.threads);
     ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof r->self_exe - 1);
     if (n <= 0) snprintf(r->self_exe, sizeof r->self_exe, "%s", argv[0]);
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < r->nv; i++) {
         if (r->v[i].skipped || r->v[i].missing) continue;
         bn_progress("[%d/%d] %s (%s)", ++k, measured, r->v[i].name, r->v[i].path);
+        r->variants_left = measured - k + 1;
         bn_measure_variant(r, &r->v[i], full);
     }
     if (full) {

@@ -572,6 +572,38 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     bn_progress("%s: peak RSS (load + 1 inference, fresh process) %.1f MB%s%s", v->name,
                 v->peak.peak_rss_mb, v->peak.ok ? "" : " FAILED: ", v->peak.error);
 
+    /* fit the protocol into the run's time budget (quick mode): from the fresh-process
+     * inference time, project this variant's cost; when it exceeds its share of what is left,
+     * shorten the batch and concurrency checks (never the minimum latency rounds) */
+    int minr = full ? c->full_min_rounds : c->min_rounds;
+    int maxr = full ? c->full_max_rounds : c->max_rounds;
+    double budget = (full ? c->full_budget_s : c->budget_s) * 1000.0;
+    if (minr < 1) minr = 1;
+    if (maxr < minr) maxr = minr;
+    v->conc_requests = c->gate_requests;
+    v->batch_n = c->gate_batch;
+    if (!full && c->total_budget_s > 0 && v->peak.ok) {
+        double t = v->peak.run_ms, load = v->s_load.median;
+        double left = c->total_budget_s * 1000.0 - (bn_now_ms() - r->t_start_ms);
+        double share = left / (r->variants_left > 0 ? r->variants_left : 1);
+        double fixed = (c->warmup + minr) * t + load;
+        double conc = c->gate_concurrency * c->gate_requests * t; /* K callers share the cores */
+        double batch = c->gate_batch * t + load;
+        if (fixed + conc + batch > share) {
+            v->conc_requests = 1;
+            v->batch_n = c->gate_batch > 2 ? 2 : c->gate_batch;
+            conc = c->gate_concurrency * t;
+            batch = v->batch_n * t + load;
+            snprintf(v->note, sizeof v->note,
+                     "shortened to fit the %.0f s run budget (%.0f s share, %.1f s per inference): "
+                     "concurrency %d request(s) per thread, batch %d", c->total_budget_s,
+                     share / 1000, t / 1000, v->conc_requests, v->batch_n);
+            bn_progress("%s: %s", v->name, v->note);
+        }
+        double room = share - (fixed + conc + batch) + minr * t;
+        if (room < budget) budget = room > 0 ? room : 0; /* min rounds still run */
+    }
+
     /* single-image latency */
     oc_session *s = NULL;
     v->attempts++;
@@ -581,11 +613,6 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
         oc_model_free(m);
         return;
     }
-    int minr = full ? c->full_min_rounds : c->min_rounds;
-    int maxr = full ? c->full_max_rounds : c->max_rounds;
-    double budget = (full ? c->full_budget_s : c->budget_s) * 1000.0;
-    if (minr < 1) minr = 1;
-    if (maxr < minr) maxr = minr;
     v->warmup = c->warmup;
     for (int i = 0; i < c->warmup; i++) {
         double dec, tot;
@@ -641,8 +668,8 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
                     v->name, v->e2e.n, v->s_e2e.median, v->s_e2e.p95, v->s_infer.median, v->gflops);
 
     /* concurrency gate: K sessions on this model */
-    if (c->gate_concurrency >= 1 && c->gate_requests >= 1) {
-        conc_run(r, m, v->name, c->gate_concurrency, c->gate_requests, &v->conc);
+    if (c->gate_concurrency >= 1 && v->conc_requests >= 1) {
+        conc_run(r, m, v->name, c->gate_concurrency, v->conc_requests, &v->conc);
         v->attempts += v->conc.attempts;
         v->failures += v->conc.errors + v->conc.mismatches; /* a differing result is a failure */
         if (v->conc.error[0]) set_err(v->error, sizeof v->error, v->conc.error);
@@ -653,14 +680,14 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     oc_model_free(m);
 
     /* batch memory gate: load + one batch in a fresh process */
-    if (c->gate_batch >= 1) {
+    if (v->batch_n >= 1) {
         v->attempts++;
-        child_batch_run(r, v->path, c->gate_batch, 0, &v->batch);
+        child_batch_run(r, v->path, v->batch_n, 0, &v->batch);
         if (!v->batch.ok) {
             v->failures++;
             set_err(v->error, sizeof v->error, v->batch.error);
         }
-        bn_progress("%s: batch %d peak RSS %.1f MB, %.1f ms/image%s%s", v->name, c->gate_batch,
+        bn_progress("%s: batch %d peak RSS %.1f MB, %.1f ms/image%s%s", v->name, v->batch_n,
                     v->batch.peak_rss_mb, v->batch.ms_per_image, v->batch.ok ? "" : " FAILED: ",
                     v->batch.error);
     }

@@ -146,6 +146,9 @@ static int write_json(const bn_run *r, const char *path)
         cJSON_AddStringToObject(j, "scale", x->scale);
         cJSON_AddStringToObject(j, "weights", x->kind);
         cJSON_AddStringToObject(j, "error", x->error);
+        cJSON_AddStringToObject(j, "protocol_note", x->note);
+        cJSON_AddNumberToObject(j, "concurrency_requests_per_thread", x->conc_requests);
+        cJSON_AddNumberToObject(j, "batch_gate_size", x->batch_n);
         jadd(j, "file_mb", x->file_mb);
         cJSON_AddNumberToObject(j, "params", (double)x->params);
         jadd(j, "gflop_per_image", x->gflops);
@@ -573,8 +576,10 @@ static int write_md(const bn_run *r, const char *path)
                 v->throughput, v->peak.peak_rss_mb, v->arena_mb, v->batch.peak_rss_mb, v->conc.s.p95);
     }
     fprintf(f, "\n");
-    for (int i = 0; i < r->nv; i++)
+    for (int i = 0; i < r->nv; i++) {
         if (r->v[i].error[0]) fprintf(f, "- **%s error**: %s\n", r->v[i].name, r->v[i].error);
+        if (r->v[i].note[0]) fprintf(f, "- %s: %s\n", r->v[i].name, r->v[i].note);
+    }
 
     if (r->n_img) {
         fprintf(f, "\n## Image sizes (%s, median ms over %d rounds)\n\n", r->img[0].model, r->cfg.image_rounds);
@@ -934,12 +939,18 @@ static int write_html(const bn_run *r, const char *path)
         html_table_row(f, cells, 20, 0);
     }
     fprintf(f, "</table>\n");
-    for (int i = 0; i < r->nv; i++)
+    for (int i = 0; i < r->nv; i++) {
         if (r->v[i].error[0]) {
             fprintf(f, "<p class='fail'>%s: ", r->v[i].name);
             hesc(f, r->v[i].error);
             fprintf(f, "</p>\n");
         }
+        if (r->v[i].note[0]) {
+            fprintf(f, "<p class='small'>%s: ", r->v[i].name);
+            hesc(f, r->v[i].note);
+            fprintf(f, "</p>\n");
+        }
+    }
     int fullm = strcmp(r->mode, "full") == 0;
     fprintf(f, "<p class='small'>End to end = decode + preprocess + inference + postprocess. Rounds per "
                "variant: at least %d, at most %d, until %.0f s of timed rounds (%s mode), after %d "
