@@ -81,7 +81,7 @@ int cmd_gen(int argc, char **argv)
     }
     oc_status st = oc_yolo_generate(arch, scale, (int)classes, (int)imgsz, (uint32_t)seed, out);
     if (st != OC_OK) {
-        fprintf(stderr, "ocellus gen: %s\n", oc_last_error());
+        fprintf(stderr, "ocellus %s\n", oc_last_error());
         return st == OC_ERR_INVALID_ARG || st == OC_ERR_UNSUPPORTED ? OC_EXIT_USAGE
                                                                     : OC_EXIT_INPUT;
     }
