@@ -314,6 +314,8 @@ static void test_conv_transpose(void **state)
         {6, 4, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, A(GELU), 1, 0, 2, 4, 6},  /* groups, asym */
         {3, 5, 4, 4, 1, 2, 2, 1, 1, 1, 1, 1, 1, A(RELU), 0, 0, 1, 3, 3},
         {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, A(SILU), 1, 0, 1, 1, 1},
+        {64, 32, 2, 2, 1, 2, 2, 0, 0, 0, 0, 1, 1, A(GELU), 1, 0, 1, 9, 11},   /* GEMM tails */
+        {40, 24, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, A(NONE), 1, 0, 2, 7, 9},    /* overlap */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const ccase *c = &cases[ci];
@@ -333,7 +335,8 @@ static void test_conv_transpose(void **state)
         convt_ref(&d, x, c->n, c->h, c->w, wt, c->bias ? b : NULL, ref, tol, oh, ow);
         for (int isa = 0; isa <= (int)oc_cpu_best_isa(); isa++)
             for (int nth = 1; nth <= 2; nth++) {
-                size_t sb = oc_conv_transpose2d_scratch_bytes(&d, c->n, c->h, c->w, nth);
+                /* nth 1: no scratch (the reference loops on every isa); nth 2: GEMM path */
+                size_t sb = nth == 2 ? oc_conv_transpose2d_scratch_bytes(&d, c->n, c->h, c->w, nth) : 0;
                 void *s = sb ? oc_malloc(sb) : NULL;
                 oc_ctx ctx = {(oc_isa)isa, nth, s, sb};
                 for (size_t i = 0; i < ysz; i++) y[i] = NAN;
@@ -429,6 +432,10 @@ static void test_conv_torch_fixtures(void **state)
             oc_ctx ctx = {isas[k], 2, NULL, 0};
             void *s = NULL;
             if (transposed) {
+                size_t sb = oc_conv_transpose2d_scratch_bytes(&d, c.n, c.h, c.w, 2);
+                s = sb ? oc_malloc(sb) : NULL;
+                ctx.scratch = s;
+                ctx.scratch_bytes = sb;
                 oc_conv_transpose2d(&ctx, &d, wt, b, x, c.n, c.h, c.w, y);
             } else {
                 oc_conv2d_weights *pw = NULL;

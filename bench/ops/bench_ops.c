@@ -4,7 +4,9 @@
  * times each shape for each ISA path at 1 and 2 threads: median of several rounds after a
  * warm-up. Scalar runs only on the small shapes, one round. OCELLUS_BENCH_OPS_QUICK=1 runs
  * fewer rounds and shorter peak loops. Compute-bound ops report % of the peak of the same
- * ISA and thread count; the depthwise conv (memory bound) also reports GB/s. */
+ * ISA and thread count; the depthwise conv (memory bound) also reports GB/s.
+ * OCELLUS_BENCH_OPS_FILTER=<text> runs only the rows whose name contains it (e.g. "conv1x1",
+ * "linear", "sgemm", "attention"): handy under callgrind or perf. */
 #include "internal.h"
 #include "ops.h"
 
@@ -36,6 +38,12 @@ static int cmp_d(const void *a, const void *b)
 
 static double g_peak[3][3]; /* [isa][nthreads] GFLOP/s */
 static int g_quick;
+static const char *g_filter; /* OCELLUS_BENCH_OPS_FILTER: only rows whose name contains it */
+
+static int selected(const char *name)
+{
+    return !g_filter || !*g_filter || strstr(name, g_filter) != NULL;
+}
 
 typedef void (*run_fn)(void *arg);
 
@@ -105,6 +113,7 @@ static void conv_run(void *p)
 static void bench_conv(const char *name, int cin, int cout, int k, int s, int groups, int h,
                        int w, int small)
 {
+    if (!selected(name)) return;
     oc_conv2d_desc d = {cin, cout, k, k, groups, s, s, k / 2, k / 2, k / 2, k / 2, 1, 1,
                         OC_ACT_SILU};
     int oh, ow;
@@ -155,6 +164,7 @@ static void lin_run(void *p)
 
 static void bench_linear(int rows, int in, int out)
 {
+    if (!selected("linear")) return;
     float *x = oc_malloc((size_t)rows * in * 4), *w = oc_malloc((size_t)out * in * 4),
           *b = oc_malloc((size_t)out * 4), *y = oc_malloc((size_t)rows * out * 4);
     for (size_t i = 0; i < (size_t)rows * in; i++) x[i] = (float)(i % 13) * 0.01f;
@@ -207,6 +217,7 @@ static void gemm_run(void *p)
 
 static void bench_gemm(int m, int n, int k)
 {
+    if (!selected("sgemm")) return;
     float *a = oc_malloc((size_t)m * k * 4), *b = oc_malloc((size_t)k * n * 4),
           *c = oc_malloc((size_t)m * n * 4);
     for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 11) * 0.01f;
@@ -250,6 +261,7 @@ static void attn_run(void *p)
 
 static void bench_attention(int tokens, int heads, int dim)
 {
+    if (!selected("attention")) return;
     oc_attn_desc d;
     memset(&d, 0, sizeof d);
     d.batch = 1;
@@ -288,6 +300,7 @@ int main(void)
 {
     const char *qs = getenv("OCELLUS_BENCH_OPS_QUICK");
     g_quick = qs && *qs && strcmp(qs, "0") != 0;
+    g_filter = getenv("OCELLUS_BENCH_OPS_FILTER");
     double secs = g_quick ? 0.2 : 0.5;
     printf("Ocellus bench-ops (%s run; best isa %s; %d cores)\n", g_quick ? "quick" : "full",
            oc_isa_name(oc_cpu_best_isa()), oc_num_cores());
