@@ -115,7 +115,7 @@ void bn_gates_evaluate(bn_run *r)
         if (worst >= c->batch_memory_mb) fails++;
         g->pass = n > 0 && fails == 0;
         if (n == 0)
-            snprintf(g->text, sizeof g->text, "no batch measured");
+            snprintf(g->text, sizeof g->text, "no batch measured (quick.batch is %d, no full-mode batch suite)", c->gate_batch);
         else if (berr[0])
             snprintf(g->text, sizeof g->text, "%s (limit %.0f MB)", berr, c->batch_memory_mb);
         else
@@ -149,7 +149,7 @@ void bn_gates_evaluate(bn_run *r)
         }
         g->pass = n > 0 && fails == 0;
         if (n == 0)
-            snprintf(g->text, sizeof g->text, "no concurrency measured");
+            snprintf(g->text, sizeof g->text, "no concurrency measured (quick.concurrency is %d, no full-mode suite)", c->gate_concurrency);
         else if (broken)
             snprintf(g->text, sizeof g->text, "%s K=%d: %d errors: %.250s (limit %.0f ms)", broken->model,
                      broken->k, broken->errors, broken->error, c->concurrent_p95_ms);
