@@ -22,7 +22,7 @@
  * Families still being written are weak (absent -> skipped) until their file lands. */
 extern const oc_arch oc_arch_yolo11;
 extern const oc_arch oc_arch_yolov8;
-extern const oc_arch oc_arch_yolo12 __attribute__((weak));
+extern const oc_arch oc_arch_yolo12;
 extern const oc_arch oc_arch_rtdetr __attribute__((weak));
 extern const oc_arch oc_arch_rfdetr __attribute__((weak));
 extern const oc_arch oc_arch_sam2 __attribute__((weak));
