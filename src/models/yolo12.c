@@ -65,6 +65,60 @@ static oc_tid y12_check(yb *b, oc_tid y, const char *what)
     return y;
 }
 
+/* ---- synthetic weights for the convs that end a residual branch (GEN only) ----
+ * yolo.c's generator gives every linear conv unit gain, which suits a plain chain; an A2C2f
+ * stacks 2n ABlocks, each adding two branches to its input, and unit-gain branches double the
+ * variance at each add (activations ~300 at layer 8). The branch-closing convs (attn.proj,
+ * mlp.1) are therefore generated here with a small gain under the same tensor names. */
+#define Y12_BRANCH_GAIN 0.35f
+
+static void y12_uniform(float *x, size_t n, const char *name, uint32_t seed, float a)
+{
+    uint64_t s = 1469598103934665603ull ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ull);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) s = (s ^ *p) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        double u = (double)(z >> 11) * (1.0 / 9007199254740992.0);
+        x[i] = (float)((2.0 * u - 1.0) * a);
+    }
+}
+
+/* a linear 1x1 ultralytics Conv closing a residual branch: y = conv(x) + residual */
+static oc_tid y12_branch_conv(yb *b, oc_tid x, const char *prefix, int cin, int cout,
+                              oc_tid residual)
+{
+    if (!y12_ok(b)) return OC_NONE;
+    if (b->mode != YB_GEN)
+        return yb_conv(b, x, prefix, cin, cout, 1, 1, 1, OC_ACT_NONE, residual);
+    char nw[256], nb[256];
+    NM(nw, "%s.conv.weight", prefix);
+    NM(nb, "%s.conv.bias", prefix);
+    size_t wn = (size_t)cout * cin;
+    float *w = oc_malloc(wn * sizeof(float)), *bias = oc_malloc((size_t)cout * sizeof(float));
+    if (!w || !bias) {
+        oc_free(w);
+        oc_free(bias);
+        y12_fail(b, oc_error(OC_ERR_NOMEM, "gen: out of memory for '%s'", nw));
+        return OC_NONE;
+    }
+    y12_uniform(w, wn, nw, b->seed, Y12_BRANCH_GAIN * sqrtf(3.0f / (float)cin));
+    y12_uniform(bias, (size_t)cout, nb, b->seed, 0.05f);
+    int64_t ws[4] = {cout, cin, 1, 1}, bs[1] = {cout};
+    oc_status st = oc_st_writer_add(b->wr, nw, OC_DT_F32, 4, ws, w);
+    if (!st) st = oc_st_writer_add(b->wr, nb, OC_DT_F32, 1, bs, bias);
+    oc_free(w);
+    oc_free(bias);
+    if (st) {
+        y12_fail(b, st);
+        return OC_NONE;
+    }
+    b->gen_params += (uint64_t)wn + (uint64_t)cout;
+    return 0;
+}
+
 /* ---- area attention core (BUILD only): qkv [B][3C][H][W] -> attention output [B][C][H][W] */
 static oc_tid area_attn_core(yb *b, oc_tid qkv, const char *prefix, int C, int heads, int area)
 {
@@ -141,7 +195,7 @@ static oc_tid y12_aattn(yb *b, oc_tid x, const char *prefix, int dim, int heads,
     NM(nm, "%s.pe", prefix);
     oc_tid pe = yb_conv(b, v, nm, dim, dim, 7, 1, dim, OC_ACT_NONE, att);
     NM(nm, "%s.proj", prefix);
-    return yb_conv(b, pe, nm, dim, dim, 1, 1, 1, OC_ACT_NONE, x);
+    return y12_branch_conv(b, pe, nm, dim, dim, x);
 }
 
 /* ABlock(dim, heads, mlp_ratio, area) */
@@ -155,7 +209,7 @@ static oc_tid y12_ablock(yb *b, oc_tid x, const char *prefix, int dim, int heads
     NM(nm, "%s.mlp.0", prefix);
     oc_tid f = yb_conv(b, t, nm, dim, hidden, 1, 1, 1, OC_ACT_SILU, OC_NONE);
     NM(nm, "%s.mlp.1", prefix);
-    return yb_conv(b, f, nm, hidden, dim, 1, 1, 1, OC_ACT_NONE, t);
+    return y12_branch_conv(b, f, nm, hidden, dim, t);
 }
 
 /* deterministic gamma values for synthetic models (the reference initialises 0.01; a little

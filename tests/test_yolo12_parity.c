@@ -1,0 +1,358 @@
+/* YOLO12 builder (src/models/yolo12.c): parity with the reference (ultralytics 8.3.228) on
+ * ../shared/fixtures/yolo12n (n/s path: A2C2f with area attention) and yolo12-ltiny (l/x path:
+ * residual A2C2f with gamma, mlp ratio 1.2), on every ISA path the CPU has and 1 and 2
+ * threads; synthetic weights (oc_yolo_generate "yolo12"): parameter counts of the reference's
+ * summaries, batch items equal to single runs, activations O(1); a missing gamma fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "models/yolo_common.h"
+#include "safetensors.h"
+#include "testutil.h"
+
+/* a strong reference: pulls yolo12.o out of the static library (src/model.c refers to it
+ * weakly) */
+extern const oc_arch oc_arch_yolo12;
+
+static float *load_ref(oc_st_file *io, const char *name, oc_tensor *shape_out)
+{
+    const oc_st_tensor *t = oc_st_find(io, name);
+    if (!t) return NULL;
+    float *p = NULL;
+    int64_t any[OC_ST_MAX_DIMS];
+    for (int i = 0; i < OC_ST_MAX_DIMS; i++) any[i] = -1;
+    if (oc_st_load_f32(io, name, t->ndim, any, &p) != OC_OK) {
+        fprintf(stderr, "%s\n", oc_last_error());
+        return NULL;
+    }
+    memset(shape_out, 0, sizeof *shape_out);
+    shape_out->name = t->name;
+    shape_out->ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++) shape_out->dims[i] = t->shape[i];
+    shape_out->data = p;
+    return p;
+}
+
+static size_t numel_of(const oc_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= (size_t)t->dims[i];
+    return n;
+}
+
+/* |ours - ref| <= 1e-3 * max|ref| with identical shapes */
+static void expect_close(const oc_session *s, const char *ours, oc_st_file *io,
+                         const char *ref_name, const char *ctx, double *worst)
+{
+    oc_tensor ref, got;
+    float *r = load_ref(io, ref_name, &ref);
+    assert_non_null(r);
+    oc_status st = oc_session_tensor(s, ours, &got);
+    if (st != OC_OK) fprintf(stderr, "%s: %s: %s\n", ctx, ours, oc_last_error());
+    assert_int_equal(st, OC_OK);
+    int same = got.ndim == ref.ndim;
+    for (int i = 0; same && i < ref.ndim; i++) same = got.dims[i] == ref.dims[i];
+    if (!same) {
+        fprintf(stderr, "%s: %s: shape mismatch (ndim %d vs %d, dim1 %lld vs %lld)\n", ctx, ours,
+                got.ndim, ref.ndim, (long long)got.dims[1], (long long)ref.dims[1]);
+        oc_free(r);
+        fail();
+    }
+    size_t n = numel_of(&ref);
+    float mx = tu_max_abs(r, n);
+    float d = tu_max_abs_diff(got.data, r, n);
+    double rel = mx > 0 ? d / mx : d;
+    if (rel > *worst) *worst = rel;
+    if (!(mx > 0) || !(d <= 1e-3f * mx)) {
+        fprintf(stderr, "%s: %s vs %s: max |diff| %g > 1e-3 * max|ref| (%g)\n", ctx, ours,
+                ref_name, (double)d, (double)mx);
+        oc_free(r);
+        fail();
+    }
+    oc_free(r);
+}
+
+static void run_input(oc_session *s, oc_st_file *io, const char *name)
+{
+    oc_tensor in;
+    float *x = load_ref(io, name, &in);
+    assert_non_null(x);
+    in.name = "images";
+    oc_status st = oc_session_run(s, &in, 1);
+    if (st != OC_OK) fprintf(stderr, "run %s: %s\n", name, oc_last_error());
+    oc_free(x);
+    assert_int_equal(st, OC_OK);
+}
+
+static void parity_case(const char *fixture, oc_isa isa, int threads, int do640)
+{
+    char mpath[256], iopath[256], ctx[128];
+    snprintf(mpath, sizeof mpath, "fixtures/%s/model.safetensors", fixture);
+    snprintf(iopath, sizeof iopath, "fixtures/%s/io.safetensors", fixture);
+    snprintf(ctx, sizeof ctx, "%s [%s, %d thread(s)]", fixture, oc_isa_name(isa), threads);
+
+    oc_isa old = oc_get_isa();
+    assert_int_equal(oc_set_isa(isa), OC_OK);
+    oc_model *m = NULL;
+    oc_status st = oc_model_load(tu_shared_path(mpath), &m);
+    oc_set_isa(old);
+    if (st != OC_OK) fprintf(stderr, "%s: load: %s\n", ctx, oc_last_error());
+    assert_int_equal(st, OC_OK);
+    assert_string_equal(oc_model_arch(m), "yolo12");
+
+    oc_st_file *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path(iopath), &io), OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_num_threads(s, threads), OC_OK);
+    assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
+
+    double worst = 0;
+    run_input(s, io, "images_320");
+    int nlayers = 0;
+    for (int i = 0; i < 64; i++) {
+        char ref[32], ours[32];
+        snprintf(ref, sizeof ref, "layer%d_320", i);
+        snprintf(ours, sizeof ours, "layer%d", i);
+        if (!oc_st_find(io, ref)) continue;
+        expect_close(s, ours, io, ref, ctx, &worst);
+        nlayers++;
+    }
+    assert_int_equal(nlayers, 21); /* layers 0..20 of yolo12.yaml */
+    expect_close(s, "output0", io, "output0_320", ctx, &worst);
+    if (do640) {
+        run_input(s, io, "images_640");
+        expect_close(s, "output0", io, "output0_640", ctx, &worst);
+    }
+    fprintf(stderr, "  %s: %d layers + output0%s within tolerance, worst diff %.2e of max|ref|\n",
+            ctx, nlayers, do640 ? " (320, 640)" : " (320)", worst);
+    oc_session_free(s);
+    oc_st_close(io);
+    oc_model_free(m);
+}
+
+static void parity_all_paths(const char *fixture)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "fixtures/%s/model.safetensors", fixture);
+    TU_REQUIRE_SHARED(rel);
+    snprintf(rel, sizeof rel, "fixtures/%s/io.safetensors", fixture);
+    TU_REQUIRE_SHARED(rel);
+    if (tu_under_valgrind()) {
+        parity_case(fixture, oc_cpu_best_isa() >= OC_ISA_AVX2 ? OC_ISA_AVX2 : OC_ISA_SCALAR, 1, 0);
+        return;
+    }
+    int did640 = 0;
+    for (int isa = OC_ISA_SCALAR; isa <= (int)oc_cpu_best_isa(); isa++) {
+        parity_case(fixture, (oc_isa)isa, 1, 0);
+        /* 640 once (on the best path) to keep the suite short */
+        int last = isa == (int)oc_cpu_best_isa();
+        parity_case(fixture, (oc_isa)isa, 2, last && !did640);
+        did640 |= last;
+    }
+}
+
+static void test_parity_yolo12n(void **state)
+{
+    (void)state;
+    parity_all_paths("yolo12n");
+}
+
+static void test_parity_yolo12_ltiny(void **state)
+{
+    (void)state;
+    parity_all_paths("yolo12-ltiny");
+}
+
+/* ---- synthetic weights ---- */
+static void test_registry(void **state)
+{
+    (void)state;
+    assert_ptr_equal(oc_find_arch("yolo12"), &oc_arch_yolo12);
+    assert_string_equal(oc_arch_yolo12.name, "yolo12");
+    assert_int_equal(oc_arch_yolo12.task, OC_TASK_DETECT_YOLO);
+}
+
+/* the reference's parameter counts (n: the yolo12n fixture's state_dict without BatchNorm
+ * statistics; s: yolo12.yaml's summary) against every tensor the generator writes
+ * (the fused file has conv.bias where the reference counts BatchNorm weight + bias) */
+static void test_generate_param_counts(void **state)
+{
+    (void)state;
+    static const struct { const char *scale; uint64_t params; } ref[] = {
+        {"n", 2602288}, {"s", 9284096},
+    };
+    const char *path = tu_tmp_path(".safetensors");
+    for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
+        if (tu_under_valgrind() && i > 0) break;
+        oc_status st = oc_yolo_generate("yolo12", ref[i].scale, 80, 640, 1, path);
+        if (st) fprintf(stderr, "gen: %s\n", oc_last_error());
+        assert_int_equal(st, OC_OK);
+        oc_st_file *f;
+        assert_int_equal(oc_st_open(path, &f), OC_OK);
+        assert_string_equal(oc_st_meta(f, "ocellus.arch"), "yolo12");
+        uint64_t n = 0;
+        for (size_t k = 0; k < oc_st_num_tensors(f); k++) {
+            const oc_st_tensor *t = oc_st_tensor_at(f, k);
+            size_t L = strlen(t->name);
+            n += t->numel;
+            if (L > 10 && !strcmp(t->name + L - 10, ".conv.bias")) n += t->numel;
+        }
+        /* n/s have no gamma (only l/x use the residual form) */
+        assert_null(oc_st_find(f, "model.6.gamma"));
+        assert_non_null(oc_st_find(f, "model.6.m.1.1.attn.pe.conv.weight"));
+        oc_st_close(f);
+        if (n != ref[i].params)
+            fprintf(stderr, "yolo12%s: %llu parameters, reference %llu\n", ref[i].scale,
+                    (unsigned long long)n, (unsigned long long)ref[i].params);
+        assert_true(n == ref[i].params);
+    }
+    unlink(path);
+}
+
+static oc_model *gen_load(const char *scale)
+{
+    const char *path = tu_tmp_path(".safetensors");
+    oc_status st = oc_yolo_generate("yolo12", scale, 80, 640, 7, path);
+    if (st) fprintf(stderr, "gen: %s\n", oc_last_error());
+    assert_int_equal(st, OC_OK);
+    oc_model *m = NULL;
+    st = oc_model_load(path, &m);
+    if (st) fprintf(stderr, "load: %s\n", oc_last_error());
+    unlink(path);
+    assert_int_equal(st, OC_OK);
+    assert_string_equal(oc_model_arch(m), "yolo12");
+    return m;
+}
+
+/* batch 2 at a non-square size (area attention per image): each image equals its own run;
+ * activations O(1); scores in (0, 1) */
+static void test_synthetic_batch(void **state)
+{
+    (void)state;
+    oc_model *m = gen_load("n");
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
+    const int H = 192, W = 256;
+    size_t img = (size_t)3 * H * W;
+    float *x = malloc(2 * img * sizeof(float));
+    assert_non_null(x);
+    tu_fill_uniform(x, img, 11, 0.0f, 1.0f);
+    tu_fill_uniform(x + img, img, 12, 0.2f, 0.6f); /* a different, dimmer image */
+    oc_tensor in = {"images", 4, {2, 3, H, W}, x};
+    oc_status st = oc_session_run(s, &in, 1);
+    if (st) fprintf(stderr, "run: %s\n", oc_last_error());
+    assert_int_equal(st, OC_OK);
+    oc_tensor o;
+    assert_int_equal(oc_session_output(s, 0, &o), OC_OK);
+    const int64_t A = (H / 8) * (W / 8) + (H / 16) * (W / 16) + (H / 32) * (W / 32);
+    assert_int_equal(o.dims[0], 2);
+    assert_int_equal(o.dims[1], 84);
+    assert_int_equal(o.dims[2], A);
+    size_t per = (size_t)84 * A;
+    float *both = malloc(2 * per * sizeof(float));
+    assert_non_null(both);
+    memcpy(both, o.data, 2 * per * sizeof(float));
+    for (int b = 0; b < 2; b++) {
+        oc_tensor in1 = {"images", 4, {1, 3, H, W}, x + (size_t)b * img};
+        assert_int_equal(oc_session_run(s, &in1, 1), OC_OK);
+        oc_tensor o1;
+        assert_int_equal(oc_session_output(s, 0, &o1), OC_OK);
+        float mx = tu_max_abs(o1.data, per);
+        float d = tu_max_abs_diff(o1.data, both + (size_t)b * per, per);
+        if (!(d <= 1e-4f * mx)) {
+            fprintf(stderr, "batch item %d differs from its single run: %g (max %g)\n", b,
+                    (double)d, (double)mx);
+            fail();
+        }
+        if (b == 1) {
+            /* the two images give different outputs (the input matters) */
+            /* the input matters: the class scores of the two images differ */
+            float dd = tu_max_abs_diff(both + 4 * A, both + per + 4 * A, (size_t)80 * A);
+            if (!(dd > 1e-3f)) {
+                fprintf(stderr, "the two images give nearly the same scores (max diff %g)\n",
+                        (double)dd);
+                fail();
+            }
+            for (int i = 0; i <= 20; i++) {
+                char nm[16];
+                oc_tensor t;
+                snprintf(nm, sizeof nm, "layer%d", i);
+                assert_int_equal(oc_session_tensor(s, nm, &t), OC_OK);
+                float a = tu_max_abs(t.data, numel_of(&t));
+                if (!(a > 0.05f && a < 100.0f)) {
+                    fprintf(stderr, "%s: max |x| = %g (not O(1))\n", nm, (double)a);
+                    fail();
+                }
+            }
+            for (int64_t a = 0; a < A; a++) {
+                assert_true(o1.data[2 * A + a] > 0 && o1.data[3 * A + a] > 0);
+                for (int c = 0; c < 80; c++) {
+                    float sc = o1.data[(4 + c) * A + a];
+                    assert_true(sc > 0.0f && sc < 1.0f);
+                }
+            }
+        }
+    }
+    free(x);
+    free(both);
+    oc_session_free(s);
+    oc_model_free(m);
+}
+
+/* the l/x residual form needs its gamma: a fixture without it fails naming the tensor */
+static void test_missing_gamma(void **state)
+{
+    (void)state;
+    const char *rel = "fixtures/yolo12-ltiny/model.safetensors";
+    TU_REQUIRE_SHARED(rel);
+    oc_st_file *src;
+    assert_int_equal(oc_st_open(tu_shared_path(rel), &src), OC_OK);
+    oc_st_writer *w = oc_st_writer_new();
+    assert_non_null(w);
+    for (size_t k = 0; k < oc_st_num_tensors(src); k++) {
+        const oc_st_tensor *t = oc_st_tensor_at(src, k);
+        if (!strcmp(t->name, "model.8.gamma")) continue;
+        assert_int_equal(oc_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data),
+                         OC_OK);
+    }
+    static const char *keys[] = {"config", "scale", "depth_multiple", "width_multiple",
+                                 "max_channels", "nc"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (oc_st_meta(src, keys[i]))
+            assert_int_equal(oc_st_writer_meta(w, keys[i], oc_st_meta(src, keys[i])), OC_OK);
+    const char *path = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_st_writer_save(w, path), OC_OK);
+    oc_st_writer_free(w);
+    oc_st_close(src);
+    oc_model *m = NULL;
+    assert_int_not_equal(oc_model_load(path, &m), OC_OK);
+    assert_null(m);
+    if (!strstr(oc_last_error(), "model.8.gamma"))
+        fprintf(stderr, "message does not name the tensor: %s\n", oc_last_error());
+    assert_non_null(strstr(oc_last_error(), "model.8.gamma"));
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_generate_param_counts),
+        cmocka_unit_test(test_synthetic_batch),
+        cmocka_unit_test(test_missing_gamma),
+        cmocka_unit_test(test_parity_yolo12n),
+        cmocka_unit_test(test_parity_yolo12_ltiny),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
