@@ -371,6 +371,33 @@ static void test_cli(void **state)
     unlink(js);
     unlink(png);
 
+    /* a directory plus a repeated --image (at 320 to keep it quick): a JSON array, one PNG
+     * per image in the --out directory */
+    const char *dir = tu_tmp_path(".d");
+    char images_dir[512];
+    snprintf(images_dir, sizeof images_dir, "%s", tu_shared_path("images"));
+    snprintf(args, sizeof args, "detect --model %s --image %s --image %s --imgsz 320 --json %s "
+             "--out %s", model, images_dir, bus, js, dir);
+    assert_int_equal(run_cli(args, err, sizeof err), 0);
+    txt = read_text(js);
+    assert_non_null(txt);
+    r = cJSON_Parse(txt);
+    free(txt);
+    assert_true(cJSON_IsArray(r));
+    int n_img = cJSON_GetArraySize(r);
+    assert_true(n_img >= 2);
+    /* the last entry is bus.jpg given by name; the first is from the directory, sorted */
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(r, n_img - 1),
+                                                                "image"), "path")->valuestring,
+                        bus);
+    cJSON_Delete(r);
+    char p2[600];
+    snprintf(p2, sizeof p2, "%s/bus.png", dir);
+    assert_int_equal(access(p2, R_OK), 0);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+    unlink(js);
+
     /* a non-image */
     const char *notimg = tu_tmp_path(".jpg");
     assert_int_equal(tu_write_file(notimg, "this is not an image\n", 21), 0);
