@@ -195,3 +195,46 @@ void H4_SFX(oc_h4_layernorm_row)(const float *x, float *y, int n, const float *g
         y[i] = v;
     }
 }
+
+void H4_SFX(oc_h4_layernorm_nchw)(const float *x, float *y, int c, int64_t hw, int64_t p0,
+                                  int64_t p1, const float *g, const float *b, float eps)
+{
+    /* NV4 vectors of pixels per sweep over the channels: each channel row is touched once per
+     * pass for 4*VL pixels (the rows are hw apart, often a multiple of 4 KB) */
+#define NV4 4
+    const vf inv_c = vf_set1(1.0f / (float)c), veps = vf_set1(eps), one = vf_set1(1.0f);
+    const vf fc = vf_set1((float)c);
+    for (int64_t p = p0; p < p1; p += NV4 * VL) {
+        vmask mk[NV4];
+        vf s[NV4], v[NV4], mean[NV4], rstd[NV4];
+        for (int k = 0; k < NV4; k++) {
+            int64_t m = p1 - (p + k * VL);
+            mk[k] = vf_tail(m < 0 ? 0 : m);
+            s[k] = vf_zero();
+            v[k] = vf_zero();
+        }
+        for (int ch = 0; ch < c; ch++) {
+            const float *xr = x + (int64_t)ch * hw + p;
+            for (int k = 0; k < NV4; k++) s[k] = vf_add(s[k], vf_mload(xr + k * VL, mk[k]));
+        }
+        for (int k = 0; k < NV4; k++) mean[k] = vf_div(s[k], fc); /* sum / c, as the scalar */
+        for (int ch = 0; ch < c; ch++) {
+            const float *xr = x + (int64_t)ch * hw + p;
+            for (int k = 0; k < NV4; k++) {
+                vf dd = vf_sub(vf_mload(xr + k * VL, mk[k]), mean[k]);
+                v[k] = vf_fma(dd, dd, v[k]);
+            }
+        }
+        for (int k = 0; k < NV4; k++) rstd[k] = vf_div(one, _h4_sqrt(vf_add(vf_mul(v[k], inv_c), veps)));
+        for (int ch = 0; ch < c; ch++) {
+            const float *xr = x + (int64_t)ch * hw + p;
+            float *yr = y + (int64_t)ch * hw + p;
+            const vf vg = vf_set1(g ? g[ch] : 1.0f), vb = vf_set1(b ? b[ch] : 0.0f);
+            for (int k = 0; k < NV4; k++) {
+                vf o = vf_mul(vf_sub(vf_mload(xr + k * VL, mk[k]), mean[k]), rstd[k]);
+                vf_mstore(yr + k * VL, mk[k], vf_add(vf_mul(o, vg), vb));
+            }
+        }
+    }
+#undef NV4
+}

@@ -46,6 +46,7 @@ static inline vf vf_mload(const float *p, vmask m) { return _mm512_maskz_loadu_p
 static inline void vf_mstore(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
 static inline float vf_hsum(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vf_hmax(vf a) { return _mm512_reduce_max_ps(a); }
+static inline vf _h4_sqrt(vf a) { return _mm512_sqrt_ps(a); }
 #elif defined(H4_AVX2)
 typedef __m256 vf;
 typedef __m256i vmask;
@@ -78,6 +79,7 @@ static inline vcmp vf_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 static inline vcmp vf_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
 static inline vcmp vf_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline vf vf_sel(vcmp c, vf t, vf f) { return _mm256_blendv_ps(f, t, c); }
+static inline vf _h4_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vmask vf_tail(int64_t n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n > 8 ? 8 : n)),

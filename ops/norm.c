@@ -116,15 +116,24 @@ void oc_layernorm_nchw(const oc_ctx *ctx, const float *x, float *y, int n, int c
                        const float *gamma, const float *beta, float eps)
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const oc_isa isa = ctx->isa;
     if (n <= 0 || c <= 0 || hw <= 0) return;
     const int64_t nch = (hw + OC_NORM_CHUNK - 1) / OC_NORM_CHUNK;
     const int64_t units = (int64_t)n * nch;
-    /* the compiler vectorises the inner j loops (contiguous pixels); same code for every isa */
+    /* chunks of 64 pixels; SIMD paths: one vector of pixels at a time, channels in the loop */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (int64_t)n * c * hw >= OC_NORM_PAR_MIN)
     for (int64_t u = 0; u < units; u++) {
         int64_t b = u / nch, p0 = (u % nch) * OC_NORM_CHUNK;
         int64_t p1 = p0 + OC_NORM_CHUNK < hw ? p0 + OC_NORM_CHUNK : hw;
         int m = (int)(p1 - p0);
+        if (isa >= OC_ISA_AVX512) {
+            oc_h4_layernorm_nchw_avx512(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
+            continue;
+        }
+        if (isa == OC_ISA_AVX2) {
+            oc_h4_layernorm_nchw_avx2(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
+            continue;
+        }
         float mean[OC_NORM_CHUNK], var[OC_NORM_CHUNK];
         const float *xb = x + b * c * hw + p0;
         float *yb = y + b * c * hw + p0;

@@ -359,6 +359,37 @@ static void test_layernorm_simd(void **state)
     }
 }
 
+static void test_layernorm_nchw_simd(void **state)
+{
+    (void)state;
+    const int cs[] = {1, 3, 8, 33};
+    const int64_t hws[] = {1, 7, 16, 17, 100, 333};
+    for (size_t ci = 0; ci < 4; ci++)
+        for (size_t hi = 0; hi < 6; hi++) {
+            const int n = 2, c = cs[ci];
+            const int64_t hw = hws[hi];
+            size_t tot = (size_t)n * c * hw;
+            float *x = malloc(tot * 4), *ref = malloc(tot * 4), *y = malloc(tot * 4);
+            float *g = malloc(c * 4), *b = malloc(c * 4);
+            tu_fill_uniform(x, tot, 40 + (uint32_t)(ci * 6 + hi), -3, 7);
+            tu_fill_uniform(g, c, 41, 0.5f, 1.5f);
+            tu_fill_uniform(b, c, 42, -1, 1);
+            for (int aff = 0; aff <= 1; aff++) {
+                oc_ctx sc = mkctx(OC_ISA_SCALAR, 1);
+                oc_layernorm_nchw(&sc, x, ref, n, c, hw, aff ? g : NULL, aff ? b : NULL, 1e-6f);
+                for (int isa = 1; isa <= (int)max_isa(); isa++)
+                    for (int nt = 1; nt <= 2; nt++) {
+                        oc_ctx ctx = mkctx((oc_isa)isa, nt);
+                        memset(y, 0xff, tot * 4);
+                        oc_layernorm_nchw(&ctx, x, y, n, c, hw, aff ? g : NULL, aff ? b : NULL, 1e-6f);
+                        /* same two-pass formula; FMA in the variance sum: 1e-5 */
+                        check_close("layernorm_nchw simd", y, ref, tot, 1e-5f, 1e-5f);
+                    }
+            }
+            free(x); free(ref); free(y); free(g); free(b);
+        }
+}
+
 /* ---- grid_sample ---- */
 static void test_grid_sample_fixture(void **state)
 {
@@ -547,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_norm_fixture),
         cmocka_unit_test(test_softmax_simd),
         cmocka_unit_test(test_layernorm_simd),
+        cmocka_unit_test(test_layernorm_nchw_simd),
         cmocka_unit_test(test_grid_sample_fixture),
         cmocka_unit_test(test_tensor_fixture),
         cmocka_unit_test(test_permute_random),
