@@ -14,14 +14,6 @@
 #include "onnx.h"
 #include "safetensors.h"
 
-/* model.c references the model families weakly, and a weak reference does not pull an object
- * out of a static library: without a strong reference somewhere, a program linked with
- * libocellus.a that loads a YOLO file finds "unknown architecture". These strong references
- * make sure the YOLO families come along whenever this file is linked. */
-extern const oc_arch oc_arch_yolo11, oc_arch_yolov8;
-__attribute__((used)) static const oc_arch *const k_yolo_families[] = {&oc_arch_yolo11,
-                                                                      &oc_arch_yolov8};
-
 /* ---- the reference's scale tables (ultralytics/cfg/models/{11/yolo11,v8/yolov8,12/yolo12}.yaml) */
 static const struct {
     const char *arch;
