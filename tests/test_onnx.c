@@ -708,6 +708,8 @@ static void test_convert_state_dict(void **state)
     check_state_dict("fixtures/yolo11n/model.safetensors", "yolo11", "n", "0.25");
     TU_REQUIRE_SHARED("fixtures/yolo11-ltiny/model.safetensors");
     check_state_dict("fixtures/yolo11-ltiny/model.safetensors", "yolo11", "l", "0.25");
+    TU_REQUIRE_SHARED("fixtures/yolo12n/model.safetensors");
+    check_state_dict("fixtures/yolo12n/model.safetensors", "yolo12", "n", "0.25");
     /* a wrong class count is refused with the head's count in the message */
     const char *out = tu_tmp_path(".safetensors");
     assert_int_equal(oc_convert_state_dict(tu_shared_path("fixtures/yolo11n/model.safetensors"),
