@@ -158,3 +158,81 @@ int bn_baseline_compare(bn_run *r, char *err, size_t errlen)
     cJSON_Delete(o);
     return 0;
 }
+
+/* Promote a past run (its results.json) to the baseline of the host/ISA/threads it ran on. */
+int bn_baseline_promote(const char *results_json, const char *baselines_dir, char *out_path,
+                        size_t out_len, char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    if (bn_read_file(results_json, &buf, &len)) {
+        snprintf(err, errlen, "%.300s: cannot read: %s", results_json, strerror(errno));
+        return -1;
+    }
+    cJSON *o = cJSON_ParseWithLength((const char *)buf, len);
+    free(buf);
+    const cJSON *env = o ? cJSON_GetObjectItemCaseSensitive(o, "environment") : NULL;
+    const cJSON *vs = o ? cJSON_GetObjectItemCaseSensitive(o, "variants") : NULL;
+    if (!cJSON_IsObject(env) || !cJSON_IsArray(vs)) {
+        snprintf(err, errlen, "%.300s: not an ocellus-bench results.json", results_json);
+        cJSON_Delete(o);
+        return -1;
+    }
+    static bn_run tmp; /* only the fields bn_baseline_path/save read */
+    memset(&tmp, 0, sizeof tmp);
+    const cJSON *j;
+#define ENVSTR(key, dst)                                                                     \
+    j = cJSON_GetObjectItemCaseSensitive(env, key);                                          \
+    snprintf(dst, sizeof dst, "%s", cJSON_IsString(j) ? j->valuestring : "unknown")
+    ENVSTR("host", tmp.env.host);
+    ENVSTR("isa_path", tmp.env.isa);
+    ENVSTR("cpu_model", tmp.env.cpu_model);
+    ENVSTR("commit", tmp.env.commit);
+    ENVSTR("timestamp", tmp.env.timestamp);
+#undef ENVSTR
+    j = cJSON_GetObjectItemCaseSensitive(env, "threads");
+    tmp.env.threads = cJSON_IsNumber(j) ? j->valueint : 0;
+    j = cJSON_GetObjectItemCaseSensitive(o, "mode");
+    tmp.mode = cJSON_IsString(j) ? j->valuestring : "quick";
+    snprintf(tmp.cfg.baselines_dir, sizeof tmp.cfg.baselines_dir, "%s", baselines_dir);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, vs) {
+        if (tmp.nv >= BN_MAX_VARIANTS) break;
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+        const cJSON *e2e = cJSON_GetObjectItemCaseSensitive(v, "e2e_ms");
+        if (!cJSON_IsString(name) || !cJSON_IsObject(e2e)) continue;
+        bn_variant *x = &tmp.v[tmp.nv++];
+        snprintf(x->name, sizeof x->name, "%s", name->valuestring);
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(v, "weights");
+        snprintf(x->kind, sizeof x->kind, "%s", cJSON_IsString(kind) ? kind->valuestring : "");
+        static const struct { const char *key; size_t off; } ser[] = {
+            {"e2e_ms", offsetof(bn_variant, e2e)},
+            {"inference_ms", offsetof(bn_variant, infer)},
+            {"load_ms", offsetof(bn_variant, load_ms)},
+        };
+        for (size_t k = 0; k < sizeof ser / sizeof ser[0]; k++) {
+            const cJSON *sj = cJSON_GetObjectItemCaseSensitive(v, ser[k].key);
+            const cJSON *smp = sj ? cJSON_GetObjectItemCaseSensitive(sj, "samples") : NULL;
+            const cJSON *e;
+            bn_series *dst = (bn_series *)((char *)x + ser[k].off);
+            if (cJSON_IsArray(smp))
+                cJSON_ArrayForEach(e, smp) if (cJSON_IsNumber(e)) bn_series_push(dst, e->valuedouble);
+        }
+        const cJSON *peak = cJSON_GetObjectItemCaseSensitive(v, "peak");
+        const cJSON *pm = peak ? cJSON_GetObjectItemCaseSensitive(peak, "peak_rss_mb") : NULL;
+        if (cJSON_IsNumber(pm)) x->peak.peak_rss_mb = pm->valuedouble;
+        const cJSON *batch = cJSON_GetObjectItemCaseSensitive(v, "batch");
+        const cJSON *bm = batch ? cJSON_GetObjectItemCaseSensitive(batch, "peak_rss_mb") : NULL;
+        if (cJSON_IsNumber(bm)) x->batch.peak_rss_mb = bm->valuedouble;
+    }
+    bn_baseline_path(&tmp, tmp.baseline_path, sizeof tmp.baseline_path);
+    int rc = bn_baseline_save(&tmp, err, errlen);
+    snprintf(out_path, out_len, "%s", tmp.baseline_path);
+    for (int i = 0; i < tmp.nv; i++) {
+        bn_series_free(&tmp.v[i].e2e);
+        bn_series_free(&tmp.v[i].infer);
+        bn_series_free(&tmp.v[i].load_ms);
+    }
+    cJSON_Delete(o);
+    return rc;
+}

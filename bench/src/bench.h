@@ -270,6 +270,9 @@ void bn_print_verdict(const bn_run *r, FILE *f);
 void bn_baseline_path(const bn_run *r, char *out, size_t len);
 int bn_baseline_save(bn_run *r, char *err, size_t errlen);
 int bn_baseline_compare(bn_run *r, char *err, size_t errlen);
+/* --promote-baseline: turn a past run's results.json into the baseline of its host/ISA/threads */
+int bn_baseline_promote(const char *results_json, const char *baselines_dir, char *out_path,
+                        size_t out_len, char *err, size_t errlen);
 
 /* report.c */
 int bn_write_reports(bn_run *r);

@@ -43,6 +43,7 @@ static void usage(FILE *f)
             "  --compare         compare with that baseline (a missing baseline fails the gate)\n"
             "  --config FILE     JSON configuration (default bench/config.json when present)\n"
             "  --show-config     print every key, its OCELLUS_BENCH_* variable and value, and exit\n"
+            "  --promote-baseline RESULTS_JSON  make a past run the baseline of its host, and exit\n"
             "Exit status: 0 when every gate passes, 1 when one fails, 2 on a usage error.\n"
             "Reports go to bench/results/<timestamp>/ (results.json, results.csv, report.md,\n"
             "report.html). Progress is printed on stderr, the table and the verdict on stdout.\n");
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     r->mode = "quick";
     const char *config = NULL, *out = NULL, *image = NULL, *only = NULL;
     int save = 0, show = 0;
+    const char *promote = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--mode") == 0 && i + 1 < argc) {
@@ -152,6 +154,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--save-baseline") == 0) save = 1;
         else if (strcmp(a, "--compare") == 0) r->compare_required = 1;
         else if (strcmp(a, "--show-config") == 0) show = 1;
+        else if (strcmp(a, "--promote-baseline") == 0 && i + 1 < argc) promote = argv[++i];
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); return 0; }
         else {
             fprintf(stderr, "ocellus-bench: unknown argument '%s'\n", a);
@@ -174,6 +177,15 @@ int main(int argc, char **argv)
     if (only) snprintf(r->cfg.only_variants, sizeof r->cfg.only_variants, "%s", only);
     if (show) {
         bn_config_print(&r->cfg, stdout);
+        return 0;
+    }
+    if (promote) {
+        char path[800], err[600];
+        if (bn_baseline_promote(promote, r->cfg.baselines_dir, path, sizeof path, err, sizeof err)) {
+            fprintf(stderr, "ocellus-bench: --promote-baseline: %s\n", err);
+            return 1;
+        }
+        printf("baseline %s written from %s\n", path, promote);
         return 0;
     }
     if (r->cfg.threads > 0 && oc_set_num_threads(r->cfg.threads) != OC_OK) {
