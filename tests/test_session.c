@@ -573,11 +573,25 @@ static pthread_barrier_t g_barrier;
 typedef struct {
     const oc_model *m;
     int id;
-    float *ref[NRUNS];    /* expected output0 per run (single-thread session) */
+    int nthreads;         /* 1, or 2 for every other worker */
+    float *ref[NRUNS];    /* expected output0 per run (one session alone, same nthreads) */
     const float *in[NRUNS];
     int mismatches;
     oc_status st;
 } worker;
+
+static oc_tensor conc_input(const float *data)
+{
+    oc_tensor in;
+    memset(&in, 0, sizeof in);
+    in.ndim = 4;
+    in.dims[0] = 1;
+    in.dims[1] = TOY_C;
+    in.dims[2] = CH;
+    in.dims[3] = CW;
+    in.data = (float *)data;
+    return in;
+}
 
 static void *work(void *arg)
 {
@@ -588,18 +602,11 @@ static void *work(void *arg)
         pthread_barrier_wait(&g_barrier);
         return NULL;
     }
-    oc_session_set_num_threads(s, 1);
+    oc_session_set_num_threads(s, wk->nthreads);
     pthread_barrier_wait(&g_barrier); /* start together so the runs overlap */
     for (int r = 0; r < NRUNS; r++) {
         int k = (r + wk->id * 5) % NRUNS; /* threads run the inputs in different orders */
-        oc_tensor in;
-        memset(&in, 0, sizeof in);
-        in.ndim = 4;
-        in.dims[0] = 1;
-        in.dims[1] = TOY_C;
-        in.dims[2] = CH;
-        in.dims[3] = CW;
-        in.data = (float *)wk->in[k];
+        oc_tensor in = conc_input(wk->in[k]);
         oc_status st = oc_session_run(s, &in, 1);
         if (st != OC_OK) {
             wk->st = st;
@@ -622,33 +629,32 @@ static void test_concurrent_sessions(void **state)
     oc_model *m;
     assert_int_equal(oc_model_load(path, &m), OC_OK);
     size_t cnt = (size_t)TOY_C * CH * CW, ocnt = (size_t)TOY_CO * CH * CW;
-    float *inputs[NRUNS], *refs[NRUNS];
-    oc_session *s;
-    assert_int_equal(oc_session_create(m, &s), OC_OK);
-    oc_session_set_num_threads(s, 1);
+    float *inputs[NRUNS], *refs[2][NRUNS];
     for (int r = 0; r < NRUNS; r++) {
         inputs[r] = malloc(cnt * sizeof(float));
-        refs[r] = malloc(ocnt * sizeof(float));
         tu_fill_uniform(inputs[r], cnt, 1000u + (uint32_t)r, -2, 2);
-        oc_tensor in;
-        memset(&in, 0, sizeof in);
-        in.ndim = 4;
-        in.dims[0] = 1;
-        in.dims[1] = TOY_C;
-        in.dims[2] = CH;
-        in.dims[3] = CW;
-        in.data = inputs[r];
-        assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
-        oc_tensor out;
-        assert_int_equal(oc_session_output(s, 0, &out), OC_OK);
-        memcpy(refs[r], out.data, ocnt * sizeof(float));
     }
-    /* the reference itself is right */
+    /* references: one session alone, with 1 and with 2 threads */
+    for (int nt = 1; nt <= 2; nt++) {
+        oc_session *s;
+        assert_int_equal(oc_session_create(m, &s), OC_OK);
+        oc_session_set_num_threads(s, nt);
+        for (int r = 0; r < NRUNS; r++) {
+            refs[nt - 1][r] = malloc(ocnt * sizeof(float));
+            oc_tensor in = conc_input(inputs[r]);
+            assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
+            oc_tensor out;
+            assert_int_equal(oc_session_output(s, 0, &out), OC_OK);
+            memcpy(refs[nt - 1][r], out.data, ocnt * sizeof(float));
+        }
+        oc_session_free(s);
+    }
+    /* the references themselves are right */
     float *chk = malloc(ocnt * sizeof(float)), pooled[TOY_CO];
     toy_reference(inputs[3], 1, CH, CW, chk, pooled);
-    assert_true(tu_max_abs_diff(chk, refs[3], ocnt) < 1e-4f);
+    assert_true(tu_max_abs_diff(chk, refs[0][3], ocnt) < 1e-4f);
+    assert_true(tu_max_abs_diff(chk, refs[1][3], ocnt) < 1e-4f);
     free(chk);
-    oc_session_free(s);
 
     worker wk[NTHR];
     pthread_t th[NTHR];
@@ -657,8 +663,9 @@ static void test_concurrent_sessions(void **state)
         memset(&wk[t], 0, sizeof wk[t]);
         wk[t].m = m;
         wk[t].id = t;
+        wk[t].nthreads = 1 + (t % 2);
         for (int r = 0; r < NRUNS; r++) {
-            wk[t].ref[r] = refs[r];
+            wk[t].ref[r] = refs[t % 2][r];
             wk[t].in[r] = inputs[r];
         }
         assert_int_equal(pthread_create(&th[t], NULL, work, &wk[t]), 0);
@@ -671,12 +678,12 @@ static void test_concurrent_sessions(void **state)
     }
     for (int r = 0; r < NRUNS; r++) {
         free(inputs[r]);
-        free(refs[r]);
+        free(refs[0][r]);
+        free(refs[1][r]);
     }
     oc_model_free(m);
     unlink(path);
 }
-
 
 /* ---- the same guarantee on a real model file (YOLO11n fixture), smaller and shorter ---- */
 #define RT 3
