@@ -330,6 +330,7 @@ void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weigh
         size_t plane = (size_t)oh * ow;
         int cg = dd->cin / dd->groups;
         int64_t total = (int64_t)n * dd->cout;
+#pragma omp parallel for num_threads(c1.nthreads) schedule(dynamic, 1)
         for (int64_t t = 0; t < total; t++) {
             int img = (int)(t / dd->cout), co = (int)(t % dd->cout);
             int g = co / cw->mg, row = co % cw->mg;

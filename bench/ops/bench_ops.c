@@ -2,9 +2,10 @@
  *
  * First measures the FMA peak (AVX2 and AVX-512, 1 and 2 threads) in the same run, then
  * times each shape for each ISA path at 1 and 2 threads: median of several rounds after a
- * warm-up. Scalar runs only on the small shapes, one round. OCELLUS_BENCH_OPS_QUICK=1 runs
- * fewer rounds and shorter peak loops. Compute-bound ops report % of the peak of the same
- * ISA and thread count; the depthwise conv (memory bound) also reports GB/s.
+ * warm-up, in wall-clock and in process CPU time. Scalar runs only on the small shapes, one
+ * round. OCELLUS_BENCH_OPS_QUICK=1 runs fewer rounds and shorter peak loops. Compute-bound
+ * ops report % of the one-core peak per core-second used; the depthwise conv (memory bound)
+ * also reports GB/s.
  * OCELLUS_BENCH_OPS_FILTER=<text> runs only the rows whose name contains it (e.g. "conv1x1",
  * "linear", "sgemm", "attention"): handy under callgrind or perf. */
 #include "internal.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ms(void)
 {
@@ -74,22 +76,23 @@ static int rounds_for(double flops, oc_isa isa)
     return g_quick ? (r + 2) / 3 : r;
 }
 
-/* wall: median wall-clock time; cpu: median process CPU time of the same runs divided by
- * the thread count (what the op costs when it has its cores to itself: this machine is
- * shared, so wall time includes time slices lost to other jobs). %peak uses the cpu figure
- * against the FMA peak of the same isa and thread count (also timed in CPU time). */
+/* wall: median wall-clock time; cpu: median process CPU time of the same runs, all threads
+ * together (this machine is shared, so wall time includes time slices lost to other jobs).
+ * "GF/s/core" = flops / cpu time: the rate per core-second actually used (for 2 threads it
+ * also counts time a thread spends waiting for the other). %peak = that over the one-core
+ * FMA peak of the same isa (also timed in CPU time). */
 static void row(const char *name, const char *path, int nth, double ms, double flops,
                 double bytes, oc_isa peak_isa)
 {
-    double cms = g_last_cpu / nth;
-    if (cms <= 0) cms = ms;
+    double cms = g_last_cpu;
+    if (cms <= 0) cms = ms * nth;
     double gf = flops / (ms * 1e6), gfc = flops / (cms * 1e6);
-    double pk = g_peak[peak_isa][nth];
+    double pk = g_peak[peak_isa][1];
     char pct[32] = "";
     if (pk > 0) snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * gfc / pk);
     char gbs[32] = "";
-    if (bytes > 0) snprintf(gbs, sizeof gbs, "%6.1f GB/s", bytes / (cms * 1e6));
-    printf("%-32s %-8s %2d %9.3f %9.3f %8.1f %8.1f %7s %s\n", name, path, nth, ms, cms, gf, gfc,
+    if (bytes > 0) snprintf(gbs, sizeof gbs, "%6.1f GB/s", bytes / (ms * 1e6));
+    printf("%-32s %-8s %2d %9.3f %9.3f %8.1f %9.1f %7s %s\n", name, path, nth, ms, cms, gf, gfc,
            pct, gbs);
     fflush(stdout);
 }
@@ -296,14 +299,25 @@ static void bench_attention(int tokens, int heads, int dim)
     oc_free(o);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
+    /* On a shared machine libgomp's default spin-waiting makes 2-thread timings measure the
+     * other jobs (an idle thread spins for milliseconds on a core another job needs). Unless
+     * the user chose a policy, re-run ourselves with OMP_WAIT_POLICY=passive: the policy is
+     * read when libgomp loads, so it cannot be changed from inside the process. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+        /* exec failed: carry on with the default policy */
+    }
     const char *qs = getenv("OCELLUS_BENCH_OPS_QUICK");
     g_quick = qs && *qs && strcmp(qs, "0") != 0;
     g_filter = getenv("OCELLUS_BENCH_OPS_FILTER");
     double secs = g_quick ? 0.2 : 0.5;
-    printf("Ocellus bench-ops (%s run; best isa %s; %d cores)\n", g_quick ? "quick" : "full",
-           oc_isa_name(oc_cpu_best_isa()), oc_num_cores());
+    printf("Ocellus bench-ops (%s run; best isa %s; %d cores; OMP_WAIT_POLICY=%s)\n",
+           g_quick ? "quick" : "full", oc_isa_name(oc_cpu_best_isa()), oc_num_cores(),
+           getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default");
     printf("FMA peak (measured now, GFLOP/s):\n");
     for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
         for (int nth = 1; nth <= 2; nth++) {
@@ -311,8 +325,8 @@ int main(void)
             printf("  %-7s %d thread%s %8.1f\n", oc_isa_name((oc_isa)isa), nth,
                    nth > 1 ? "s" : " ", g_peak[isa][nth]);
         }
-    printf("\n%-32s %-8s %2s %9s %9s %8s %8s %7s\n", "op (batch 1, float32)", "path", "th",
-           "wall ms", "cpu ms", "GF/s", "GF/s cpu", "%peak");
+    printf("\n%-32s %-8s %2s %9s %9s %8s %9s %7s\n", "op (batch 1, float32)", "path", "th",
+           "wall ms", "cpu ms", "GF/s", "GF/s/core", "%peak");
     printf("---------------------------------------------------------------------------"
            "--------------------\n");
     bench_conv("conv3x3 s1 64->64 @160", 64, 64, 3, 1, 1, 160, 160, 0);
@@ -325,10 +339,10 @@ int main(void)
     bench_gemm(1024, 1024, 1024);
     bench_attention(4096, 4, 64);
     bench_attention(400, 4, 64);
-    printf("\nwall ms: median wall-clock time of several rounds after a warm-up. cpu ms: median "
-           "process CPU time / threads\n(the machine is shared: wall time includes slices lost "
-           "to other jobs). GF/s from wall, GF/s cpu from cpu ms.\n%%peak: GF/s cpu over the FMA "
-           "peak of the same isa and thread count (CPU-timed; scalar rows: avx2 peak).\n"
-           "GB/s (depthwise): input + output bytes / cpu time.\n");
+    printf("\nwall ms: median wall-clock time of several rounds after a warm-up; GF/s from it.\n"
+           "cpu ms: median process CPU time of the same rounds, all threads (the machine is "
+           "shared:\nwall time includes slices lost to other jobs); GF/s/core = flops / cpu "
+           "time.\n%%peak: GF/s/core over the one-core FMA peak of the same isa, CPU-timed "
+           "(scalar rows: avx2).\nGB/s (depthwise): input + output bytes / wall time.\n");
     return 0;
 }
