@@ -154,14 +154,38 @@ void oc_conv2d_weights_free(oc_conv2d_weights *w)
 
 size_t oc_conv2d_weights_bytes(const oc_conv2d_weights *w) { return w ? w->bytes : 0; }
 
+static int is_pointwise(const oc_conv2d_desc *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_t == 0 &&
+           d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
+}
+
+/* stride-1 kxk convs on AVX-512 read B in place (implicit GEMM) instead of packing it */
+static int use_implicit(const oc_conv2d_desc *d, oc_isa isa)
+{
+    return isa == OC_ISA_AVX512 && d->stride_h == 1 && d->stride_w == 1 && !is_pointwise(d) &&
+           !is_depthwise(d);
+}
+
+/* implicit path scratch: padded image (all channels) + slack, then the tap offset table */
+static size_t implicit_xp_floats(const oc_conv2d_desc *d, int h, int w)
+{
+    size_t hp = (size_t)h + d->pad_t + d->pad_b, wp = (size_t)w + d->pad_l + d->pad_r;
+    size_t f = (size_t)d->cin * hp * wp + (size_t)(d->kw - 1) * d->dil_w + OC_MAX_NR + 16;
+    return (f + 15) / 16 * 16;
+}
+
 size_t oc_conv2d_scratch_bytes(const oc_conv2d_desc *d, int n, int h, int w, oc_isa isa,
                                int nthreads)
 {
     (void)n;
-    (void)h;
-    (void)w;
-    if (isa == OC_ISA_SCALAR || is_depthwise(d)) return 0;
+    if (!d || isa == OC_ISA_SCALAR || is_depthwise(d)) return 0;
     if (nthreads < 1) nthreads = 1;
+    if (use_implicit(d, isa)) {
+        if (h < 1 || w < 1) return 0;
+        size_t koff = ((size_t)(d->cin / d->groups) * d->kh * d->kw + 15) / 16 * 16;
+        return (implicit_xp_floats(d, h, w) + koff) * sizeof(float);
+    }
     return (size_t)nthreads * oc_gemm_thread_scratch_floats() * sizeof(float);
 }
 
@@ -268,8 +292,7 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     int64_t items = base_items * mchunks;
     size_t per_thread = oc_gemm_thread_scratch_floats();
     size_t iplane = (size_t)h * w, oplane = (size_t)N;
-    int pointwise = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-                    d->pad_t == 0 && d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
+    int pointwise = is_pointwise(d);
     oc_pack_b_fn pack = cw->isa == OC_ISA_AVX512 ? oc_conv_pack_b_avx512 : oc_conv_pack_b_avx2;
 #pragma omp parallel num_threads(nth)
     {
@@ -303,6 +326,86 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     }
 }
 
+/* implicit GEMM (stride 1, AVX-512): per image, pad the input into scratch, then tiles of
+ * (group, virtual column block, row chunk) run the whole K from the padded image */
+static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
+                          int h, int w, float *y, const float *residual, int oh, int ow)
+{
+    const oc_conv2d_desc *d = &cw->d;
+    int mr = OC_AVX512_MR, nr = OC_AVX512_NR;
+    int G = d->groups, cg = d->cin / G, M = cw->mg, K = cw->kdim;
+    int hp = h + d->pad_t + d->pad_b, wp = w + d->pad_l + d->pad_r;
+    size_t plane = (size_t)hp * wp;
+    float *xp = ctx->scratch;
+    size_t xpn = implicit_xp_floats(d, h, w);
+    int32_t *koff = (int32_t *)(xp + xpn);
+    int khw = d->kh * d->kw;
+    for (int kk = 0; kk < K; kk++) {
+        int ci = kk / khw, r = kk % khw;
+        koff[kk] = (int32_t)((size_t)ci * plane + (size_t)(r / d->kw) * d->dil_h * wp +
+                             (size_t)(r % d->kw) * d->dil_w);
+    }
+    int nv = oh * wp; /* virtual columns */
+    int nb = (nv + OC_GEMM_NC - 1) / OC_GEMM_NC;
+    int bsz = (nv + nb - 1) / nb;
+    bsz = (bsz + nr - 1) / nr * nr;
+    nb = (nv + bsz - 1) / bsz;
+    int mpanels = (M + mr - 1) / mr;
+    int nth = ctx->nthreads;
+    int64_t base_items = (int64_t)G * nb;
+    int mchunks = 1;
+    if (base_items < 4 * nth) {
+        mchunks = (int)((4 * nth + base_items - 1) / base_items);
+        if (mchunks > mpanels) mchunks = mpanels;
+    }
+    int ppc = (mpanels + mchunks - 1) / mchunks;
+    mchunks = (mpanels + ppc - 1) / ppc;
+    int64_t items = base_items * mchunks;
+    size_t tail = xpn - (size_t)d->cin * plane;
+    size_t iplane = (size_t)h * w, oplane = (size_t)oh * ow;
+    for (int img = 0; img < n; img++) {
+        const float *xi = x + (size_t)img * d->cin * iplane;
+#pragma omp parallel num_threads(nth)
+        {
+#pragma omp for schedule(static)
+            for (int c = 0; c < d->cin; c++) {
+                float *pp = xp + (size_t)c * plane;
+                const float *src = xi + (size_t)c * iplane;
+                for (int yy = 0; yy < hp; yy++) {
+                    float *row = pp + (size_t)yy * wp;
+                    int sy = yy - d->pad_t;
+                    if (sy < 0 || sy >= h) {
+                        memset(row, 0, (size_t)wp * sizeof(float));
+                        continue;
+                    }
+                    if (d->pad_l) memset(row, 0, (size_t)d->pad_l * sizeof(float));
+                    memcpy(row + d->pad_l, src + (size_t)sy * w, (size_t)w * sizeof(float));
+                    if (d->pad_r) memset(row + d->pad_l + w, 0, (size_t)d->pad_r * sizeof(float));
+                }
+            }
+#pragma omp single
+            memset(xp + (size_t)d->cin * plane, 0, tail * sizeof(float));
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                int mc = (int)(it % mchunks);
+                int64_t r = it / mchunks;
+                int cb = (int)(r % nb);
+                int g = (int)(r / nb);
+                size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
+                oc_conv_implicit_job jb = {xp + (size_t)g * cg * plane, koff, K, wp, ow,
+                                           (int64_t)oplane, cw->ap + (size_t)g * cw->ap_group,
+                                           y + cofs, residual ? residual + cofs : NULL,
+                                           cw->bias ? cw->bias + (size_t)g * M : NULL, d->act};
+                int m0 = mc * ppc * mr, m1 = m0 + ppc * mr;
+                if (m1 > M) m1 = M;
+                int v0 = cb * bsz, v1 = v0 + bsz;
+                if (v1 > nv) v1 = nv;
+                oc_conv_implicit_block_avx512(&jb, m0, m1, v0, v1);
+            }
+        }
+    }
+}
+
 void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weights *cw,
                const float *x, int n, int h, int w, float *y, const float *residual)
 {
@@ -320,7 +423,10 @@ void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weigh
     if (cw->mode == CW_GEMM) {
         size_t need = oc_conv2d_scratch_bytes(&cw->d, n, h, w, cw->isa, c1.nthreads);
         if (c1.scratch && c1.scratch_bytes >= need && ((uintptr_t)c1.scratch % 64) == 0) {
-            conv_gemm(&c1, cw, x, n, h, w, y, residual, oh, ow);
+            if (use_implicit(&cw->d, cw->isa))
+                conv_implicit(&c1, cw, x, n, h, w, y, residual, oh, ow);
+            else
+                conv_gemm(&c1, cw, x, n, h, w, y, residual, oh, ow);
             return;
         }
         /* not enough scratch: fall through to the (slow) reference, which needs none; the

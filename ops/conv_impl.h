@@ -116,6 +116,27 @@ void oc_conv_pack_b_avx2(const void *pctx, int k0, int kc, int j0, int nc, int n
 void oc_conv_pack_b_avx512(const void *pctx, int k0, int kc, int j0, int nc, int nr,
                            float *dst);
 
+/* Implicit GEMM for stride-1 convs (AVX-512): B is read straight from a zero-padded copy of
+ * the image, xp[ci][Hp][Wp], through a per-tap offset table koff[k] = ci*Hp*Wp + ky*dh*Wp +
+ * kx*dw. Columns are "virtual" pixels v = oy*Wp + ox over the padded width (ox in [ow, Wp)
+ * are computed and dropped), so B row k of columns [v, v+NR) is xp + koff[k] + v: contiguous.
+ * No K blocking: a tile runs the whole K into a register tile, then the epilogue and the
+ * copy of its valid columns to y (+ residual). */
+typedef struct {
+    const float *xp;       /* padded image, first channel of the group */
+    const int32_t *koff;   /* [K] */
+    int K, Wp, ow;
+    int64_t N;             /* oh * ow: length of a y row */
+    const float *ap;       /* the group's packed A */
+    float *y;              /* the group's first output channel */
+    const float *res;      /* same layout as y, or NULL */
+    const float *bias;     /* the group's bias, or NULL */
+    oc_act act;
+} oc_conv_implicit_job;
+/* rows [m0, m1) (m0 a multiple of MR) x virtual columns [v0, v1) */
+void oc_conv_implicit_block_avx512(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
+                                   int v1);
+
 /* ---- scalar helpers shared by every path ---- */
 static inline float oc_act_scalar(oc_act act, float v)
 {

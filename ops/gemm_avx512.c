@@ -182,6 +182,96 @@ void oc_ukr_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc
     ROWSTORE(7);
 }
 
+/* ---- implicit GEMM (stride-1 conv) ---- */
+void oc_conv_implicit_block_avx512(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
+                                   int v1)
+{
+    enum { MR = OC_AVX512_MR, NR = OC_AVX512_NR };
+    float tile[MR * NR] __attribute__((aligned(64)));
+    const int K = jb->K, Wp = jb->Wp, ow = jb->ow;
+    for (int vj = v0; vj < v1; vj += NR) {
+        int nr = v1 - vj < NR ? v1 - vj : NR;
+        const float *xb = jb->xp + vj;
+        for (int i = m0; i < m1; i += MR) {
+            int mr = m1 - i < MR ? m1 - i : MR;
+            const float *a = jb->ap + (size_t)(i / MR) * K * MR;
+            __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00,
+                   c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
+                   c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00, c60 = c00,
+                   c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
+            for (int k = 0; k < K; k++) {
+                const float *b = xb + jb->koff[k];
+                __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16),
+                       b2 = _mm512_loadu_ps(b + 32);
+                ROWFMA(0);
+                ROWFMA(1);
+                ROWFMA(2);
+                ROWFMA(3);
+                ROWFMA(4);
+                ROWFMA(5);
+                ROWFMA(6);
+                ROWFMA(7);
+                a += MR;
+            }
+            /* epilogue (bias, activation) into the tile, full width */
+            oc_epi e = {jb->bias ? jb->bias + i : NULL, NULL, NULL, 0, jb->act};
+            {
+                const int64_t ldc = NR;
+                float *c = tile;
+                const float beta = 0.0f;
+                const __mmask16 m0k = 0xFFFF, m1k = 0xFFFF, m2k = 0xFFFF;
+#define TROW(r)                                                                             \
+    do {                                                                                    \
+        if (r < mr) {                                                                       \
+            float *cp = c + (int64_t)r * ldc;                                               \
+            store_vec(cp, c##r##0, m0k, beta, &e, r, 0);                                    \
+            store_vec(cp + 16, c##r##1, m1k, beta, &e, r, 16);                              \
+            store_vec(cp + 32, c##r##2, m2k, beta, &e, r, 32);                              \
+        }                                                                                   \
+    } while (0)
+                TROW(0);
+                TROW(1);
+                TROW(2);
+                TROW(3);
+                TROW(4);
+                TROW(5);
+                TROW(6);
+                TROW(7);
+#undef TROW
+            }
+            /* copy the valid columns (ox < ow) of each row segment to y (+ residual) */
+            int oy = vj / Wp, ox = vj % Wp;
+            for (int t = 0; t < nr;) {
+                int seg = Wp - ox;
+                if (seg > nr - t) seg = nr - t;
+                int valid = ow - ox;
+                if (valid > seg) valid = seg;
+                if (valid > 0) {
+                    int64_t yo = (int64_t)oy * ow + ox;
+                    for (int r = 0; r < mr; r++) {
+                        float *yp = jb->y + (int64_t)(i + r) * jb->N + yo;
+                        const float *tp = tile + r * NR + t;
+                        const float *rp = jb->res ? jb->res + (int64_t)(i + r) * jb->N + yo : NULL;
+                        for (int q = 0; q < valid; q += 16) {
+                            int cnt = valid - q < 16 ? valid - q : 16;
+                            __mmask16 m = (__mmask16)(cnt == 16 ? 0xFFFFu : (1u << cnt) - 1u);
+                            __m512 v = _mm512_maskz_loadu_ps(m, tp + q);
+                            if (rp) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rp + q));
+                            _mm512_mask_storeu_ps(yp + q, m, v);
+                        }
+                    }
+                }
+                t += seg;
+                ox += seg;
+                if (ox == Wp) {
+                    ox = 0;
+                    oy++;
+                }
+            }
+        }
+    }
+}
+
 /* ---- im2col packing ---- */
 static inline __mmask16 range_mask(int lo, int hi)
 {
