@@ -14,13 +14,14 @@ static void run_usage(FILE *f)
     fprintf(f,
             "usage: ocellus run --model M.safetensors --input IN.safetensors\n"
             "                   --output OUT.safetensors [--input-name NAME] [--layers]\n"
-            "                   [--threads N]\n\n"
+            "                   [--threads N] [--profile]\n\n"
             "Run a model on raw NCHW float tensors and write its outputs as F32 tensors.\n"
             "The inputs are the input file's floating tensors in file order (F16/BF16/F64 are\n"
             "converted); a tensor named 'images' alone is used when present, or the one named\n"
             "by --input-name.\n\n"
             "  --layers        also write every top-level module's output (layer0, layer1, ...)\n"
             "  --threads N     threads of the session (default: OCELLUS_NUM_THREADS or all cores)\n"
+            "  --profile       print the per-node profile of the run to stderr\n"
             "  --input-name S  use only the input tensor S (e.g. images_320 of a parity fixture)\n");
 }
 
@@ -34,7 +35,7 @@ static int is_float(oc_dtype dt)
 int cmd_run(int argc, char **argv)
 {
     const char *model_path = NULL, *in_path = NULL, *out_path = NULL, *in_name = NULL;
-    int layers = 0;
+    int layers = 0, profile = 0;
     long threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -44,6 +45,10 @@ int cmd_run(int argc, char **argv)
         }
         if (!strcmp(a, "--layers")) {
             layers = 1;
+            continue;
+        }
+        if (!strcmp(a, "--profile")) {
+            profile = 1;
             continue;
         }
         if (i + 1 >= argc) {
@@ -140,7 +145,8 @@ int cmd_run(int argc, char **argv)
     double t0 = oc_now_ms();
     if (oc_model_load(model_path, &m) != OC_OK || oc_session_create(m, &s) != OC_OK ||
         (threads > 0 && oc_session_set_num_threads(s, (int)threads) != OC_OK) ||
-        (layers && oc_session_set_keep_layers(s, 1) != OC_OK)) {
+        (layers && oc_session_set_keep_layers(s, 1) != OC_OK) ||
+        (profile && oc_session_set_profile(s, 1) != OC_OK)) {
         fprintf(stderr, "ocellus run: %s\n", oc_last_error());
         goto done;
     }
@@ -150,6 +156,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     double t2 = oc_now_ms();
+    if (profile) oc_session_print_profile(s, stderr);
 
     w = oc_st_writer_new();
     if (!w) {
