@@ -160,10 +160,10 @@ static int is_pointwise(const oc_conv2d_desc *d)
            d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
 }
 
-/* stride-1 kxk convs on AVX-512 read B in place (implicit GEMM) instead of packing it */
+/* stride-1 kxk convs read B in place (implicit GEMM) instead of packing it */
 static int use_implicit(const oc_conv2d_desc *d, oc_isa isa)
 {
-    return isa == OC_ISA_AVX512 && d->stride_h == 1 && d->stride_w == 1 && !is_pointwise(d) &&
+    return isa != OC_ISA_SCALAR && d->stride_h == 1 && d->stride_w == 1 && !is_pointwise(d) &&
            !is_depthwise(d);
 }
 
@@ -326,13 +326,13 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     }
 }
 
-/* implicit GEMM (stride 1, AVX-512): per image, pad the input into scratch, then tiles of
+/* implicit GEMM (stride 1): per image, pad the input into scratch, then tiles of
  * (group, virtual column block, row chunk) run the whole K from the padded image */
 static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
                           int h, int w, float *y, const float *residual, int oh, int ow)
 {
     const oc_conv2d_desc *d = &cw->d;
-    int mr = OC_AVX512_MR, nr = OC_AVX512_NR;
+    int mr = oc_isa_mr(cw->isa), nr = oc_isa_nr(cw->isa);
     int G = d->groups, cg = d->cin / G, M = cw->mg, K = cw->kdim;
     int hp = h + d->pad_t + d->pad_b, wp = w + d->pad_l + d->pad_r;
     size_t plane = (size_t)hp * wp;
@@ -400,7 +400,8 @@ static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const 
                 if (m1 > M) m1 = M;
                 int v0 = cb * bsz, v1 = v0 + bsz;
                 if (v1 > nv) v1 = nv;
-                oc_conv_implicit_block_avx512(&jb, m0, m1, v0, v1);
+                if (cw->isa == OC_ISA_AVX512) oc_conv_implicit_block_avx512(&jb, m0, m1, v0, v1);
+                else oc_conv_implicit_block_avx2(&jb, m0, m1, v0, v1);
             }
         }
     }

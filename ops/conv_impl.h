@@ -116,7 +116,7 @@ void oc_conv_pack_b_avx2(const void *pctx, int k0, int kc, int j0, int nc, int n
 void oc_conv_pack_b_avx512(const void *pctx, int k0, int kc, int j0, int nc, int nr,
                            float *dst);
 
-/* Implicit GEMM for stride-1 convs (AVX-512): B is read straight from a zero-padded copy of
+/* Implicit GEMM for stride-1 convs (AVX2 and AVX-512): B is read straight from a zero-padded copy of
  * the image, xp[ci][Hp][Wp], through a per-tap offset table koff[k] = ci*Hp*Wp + ky*dh*Wp +
  * kx*dw. Columns are "virtual" pixels v = oy*Wp + ox over the padded width (ox in [ow, Wp)
  * are computed and dropped), so B row k of columns [v, v+NR) is xp + koff[k] + v: contiguous.
@@ -136,6 +136,8 @@ typedef struct {
 /* rows [m0, m1) (m0 a multiple of MR) x virtual columns [v0, v1) */
 void oc_conv_implicit_block_avx512(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
                                    int v1);
+void oc_conv_implicit_block_avx2(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
+                                 int v1);
 
 /* ---- scalar helpers shared by every path ---- */
 static inline float oc_act_scalar(oc_act act, float v)

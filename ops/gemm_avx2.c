@@ -181,6 +181,84 @@ void oc_ukr_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc, 
     ROWSTORE(5);
 }
 
+/* ---- implicit GEMM (stride-1 conv), see conv_impl.h ---- */
+void oc_conv_implicit_block_avx2(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
+                                 int v1)
+{
+    enum { MR = OC_AVX2_MR, NR = OC_AVX2_NR };
+    float tile[MR * NR] __attribute__((aligned(64)));
+    const int K = jb->K, Wp = jb->Wp, ow = jb->ow;
+    for (int vj = v0; vj < v1; vj += NR) {
+        int nr = v1 - vj < NR ? v1 - vj : NR;
+        const float *xb = jb->xp + vj;
+        for (int i = m0; i < m1; i += MR) {
+            int mr = m1 - i < MR ? m1 - i : MR;
+            const float *a = jb->ap + (size_t)(i / MR) * K * MR;
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+            for (int k = 0; k < K; k++) {
+                const float *b = xb + jb->koff[k];
+                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+                ROWFMA(0);
+                ROWFMA(1);
+                ROWFMA(2);
+                ROWFMA(3);
+                ROWFMA(4);
+                ROWFMA(5);
+                a += MR;
+            }
+            oc_epi e = {jb->bias ? jb->bias + i : NULL, NULL, NULL, 0, jb->act};
+            {
+                const int64_t ldc = NR;
+                float *c = tile;
+                const float beta = 0.0f;
+#define TROW(r)                                                                             \
+    do {                                                                                    \
+        if (r < mr) {                                                                       \
+            store_vec(c + (int64_t)r * ldc, c##r##0, 8, beta, &e, r, 0);                    \
+            store_vec(c + (int64_t)r * ldc + 8, c##r##1, 8, beta, &e, r, 8);                \
+        }                                                                                   \
+    } while (0)
+                TROW(0);
+                TROW(1);
+                TROW(2);
+                TROW(3);
+                TROW(4);
+                TROW(5);
+#undef TROW
+            }
+            int oy = vj / Wp, ox = vj % Wp;
+            for (int t = 0; t < nr;) {
+                int seg = Wp - ox;
+                if (seg > nr - t) seg = nr - t;
+                int valid = ow - ox;
+                if (valid > seg) valid = seg;
+                if (valid > 0) {
+                    int64_t yo = (int64_t)oy * ow + ox;
+                    for (int r = 0; r < mr; r++) {
+                        float *yp = jb->y + (int64_t)(i + r) * jb->N + yo;
+                        const float *tp = tile + r * NR + t;
+                        const float *rp = jb->res ? jb->res + (int64_t)(i + r) * jb->N + yo : NULL;
+                        int q = 0;
+                        for (; q + 8 <= valid; q += 8) {
+                            __m256 v = _mm256_loadu_ps(tp + q);
+                            if (rp) v = _mm256_add_ps(v, _mm256_loadu_ps(rp + q));
+                            _mm256_storeu_ps(yp + q, v);
+                        }
+                        for (; q < valid; q++) yp[q] = rp ? tp[q] + rp[q] : tp[q];
+                    }
+                }
+                t += seg;
+                ox += seg;
+                if (ox == Wp) {
+                    ox = 0;
+                    oy++;
+                }
+            }
+        }
+    }
+}
+
 /* ---- im2col packing ---- */
 static inline __m256i range_mask8(int lo, int hi)
 {
