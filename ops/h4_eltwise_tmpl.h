@@ -146,6 +146,21 @@ void H4_SFX(oc_h4_exp_sub_acc)(const float *x, const float *m, float *y, float *
     }
 }
 
+void H4_SFX(oc_h4_max_acc)(const float *x, float *m, int64_t n)
+{
+    int64_t i = 0;
+    /* max(x, m) returns m when either is NaN: the scalar rule x > m ? x : m exactly */
+    for (; i + VL <= n; i += VL) vf_store(m + i, vf_max(vf_load(x + i), vf_load(m + i)));
+    for (; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
+}
+
+void H4_SFX(oc_h4_div_by)(float *y, const float *s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) vf_store(y + i, vf_div(vf_load(y + i), vf_load(s + i)));
+    for (; i < n; i++) y[i] /= s[i];
+}
+
 void H4_SFX(oc_h4_softmax_row)(const float *x, float *y, int64_t n)
 {
     vf vmx = vf_set1(-INFINITY);

@@ -19,6 +19,9 @@
     /* y[j] = exp(x[j] - m[j]); sum[j] += y[j] (strided softmax; in place allowed) */       \
     void oc_h4_exp_sub_acc_##sfx(const float *x, const float *m, float *y, float *sum,       \
                                  int64_t n);                                                \
+    /* m[j] = x[j] > m[j] ? x[j] : m[j]; and y[j] /= s[j] (strided softmax passes) */          \
+    void oc_h4_max_acc_##sfx(const float *x, float *m, int64_t n);                            \
+    void oc_h4_div_by_##sfx(float *y, const float *s, int64_t n);                             \
     /* LayerNorm2d over channels for pixels [p0, p1) of one image x [c][hw] */               \
     void oc_h4_layernorm_nchw_##sfx(const float *x, float *y, int c, int64_t hw, int64_t p0, \
                                     int64_t p1, const float *g, const float *b, float eps);  \

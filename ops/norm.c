@@ -53,11 +53,18 @@ void oc_softmax(const oc_ctx *ctx, const float *x, float *y, int64_t outer, int6
             mx[j] = -INFINITY;
             sm[j] = 0;
         }
-        for (int64_t a = 0; a < axis; a++)
-            for (int j = 0; j < m; j++) {
-                float v = xb[a * inner + j];
-                mx[j] = v > mx[j] ? v : mx[j];
+        for (int64_t a = 0; a < axis; a++) {
+            if (isa >= OC_ISA_AVX512) {
+                oc_h4_max_acc_avx512(xb + a * inner, mx, m);
+            } else if (isa == OC_ISA_AVX2) {
+                oc_h4_max_acc_avx2(xb + a * inner, mx, m);
+            } else {
+                for (int j = 0; j < m; j++) {
+                    float v = xb[a * inner + j];
+                    mx[j] = v > mx[j] ? v : mx[j];
+                }
             }
+        }
         for (int64_t a = 0; a < axis; a++) {
             if (isa >= OC_ISA_AVX512) {
                 oc_h4_exp_sub_acc_avx512(xb + a * inner, mx, yb + a * inner, sm, m);
@@ -71,8 +78,14 @@ void oc_softmax(const oc_ctx *ctx, const float *x, float *y, int64_t outer, int6
                 }
             }
         }
-        for (int64_t a = 0; a < axis; a++)
-            for (int j = 0; j < m; j++) yb[a * inner + j] /= sm[j];
+        for (int64_t a = 0; a < axis; a++) {
+            if (isa >= OC_ISA_AVX512)
+                oc_h4_div_by_avx512(yb + a * inner, sm, m);
+            else if (isa == OC_ISA_AVX2)
+                oc_h4_div_by_avx2(yb + a * inner, sm, m);
+            else
+                for (int j = 0; j < m; j++) yb[a * inner + j] /= sm[j];
+        }
     }
 }
 
