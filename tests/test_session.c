@@ -574,6 +574,7 @@ typedef struct {
     const oc_model *m;
     int id;
     int nthreads;         /* 1, or 2 for every other worker */
+    int nruns;            /* NRUNS (fewer under valgrind) */
     float *ref[NRUNS];    /* expected output0 per run (one session alone, same nthreads) */
     const float *in[NRUNS];
     int mismatches;
@@ -604,7 +605,7 @@ static void *work(void *arg)
     }
     oc_session_set_num_threads(s, wk->nthreads);
     pthread_barrier_wait(&g_barrier); /* start together so the runs overlap */
-    for (int r = 0; r < NRUNS; r++) {
+    for (int r = 0; r < wk->nruns; r++) {
         int k = (r + wk->id * 5) % NRUNS; /* threads run the inputs in different orders */
         oc_tensor in = conc_input(wk->in[k]);
         oc_status st = oc_session_run(s, &in, 1);
@@ -664,6 +665,7 @@ static void test_concurrent_sessions(void **state)
         wk[t].m = m;
         wk[t].id = t;
         wk[t].nthreads = 1 + (t % 2);
+        wk[t].nruns = tu_under_valgrind() ? 4 : NRUNS;
         for (int r = 0; r < NRUNS; r++) {
             wk[t].ref[r] = refs[t % 2][r];
             wk[t].in[r] = inputs[r];
