@@ -285,7 +285,7 @@ static void test_synthetic_batch(void **state)
                 fail();
             }
             for (int i = 0; i <= 20; i++) {
-                char nm[16];
+                char nm[32];
                 oc_tensor t;
                 snprintf(nm, sizeof nm, "layer%d", i);
                 assert_int_equal(oc_session_tensor(s, nm, &t), OC_OK);
