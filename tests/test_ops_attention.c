@@ -184,12 +184,15 @@ static const acase CASES[] = {
     {1, 2, 40, 300, 16, 16, 0, 1, 40.0f},  /* large logits: online max matters */
     {1, 1, 5, 7, 80, 8, 0, 0, 1.0f},       /* d > 64 */
     {1, 3, 193, 65, 8, 100, 0, 0, 1.0f},   /* lq = 2 blocks + 1, dv = 6*16+4 */
+    {1, 1, 1000, 1030, 64, 64, 0, 1, 3.0f}, /* long: many online rescalings (skipped under valgrind) */
 };
+#define NCASES_VG 9 /* cases run under valgrind */
 
 static void test_attention_scalar_vs_naive(void **state)
 {
     (void)state;
     for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
+        if (tu_under_valgrind() && ci >= NCASES_VG) break;
         const acase *c = &CASES[ci];
         oc_attn_desc d;
         float *q, *k, *v, *bias;
@@ -200,8 +203,9 @@ static void test_attention_scalar_vs_naive(void **state)
         run_attn(OC_ISA_SCALAR, 2, &d, q, k, v, o);
         double mref, e = out_err(&d, o, ref, &mref);
         /* float32 dot products of d terms and sums over lk probabilities vs double: the
-         * scores carry ~d*eps*|q||k| error, scaled by qscale; 1e-5 relative + that */
-        double tol = 1e-5 * (mref + 1) * (c->qscale > 1 ? c->qscale : 1);
+         * logits carry ~d*eps*|q||k| error (grows with qscale), the weighted sums ~eps each;
+         * measured 1e-7 .. 3e-6 (qscale 40): 2e-6 x (max|o| + 1) x max(1, qscale) */
+        double tol = 2e-6 * (mref + 1) * (c->qscale > 1 ? c->qscale : 1);
         if (!(e <= tol)) fprintf(stderr, "case %zu: scalar vs naive err %g tol %g\n", ci, e, tol);
         assert_true(e <= tol);
         free(q); free(k); free(v); free(bias); free(o); free(ref);
@@ -212,6 +216,7 @@ static void test_attention_simd_vs_scalar(void **state)
 {
     (void)state;
     for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
+        if (tu_under_valgrind() && ci >= NCASES_VG) break;
         const acase *c = &CASES[ci];
         oc_attn_desc d;
         float *q, *k, *v, *bias;
@@ -224,8 +229,9 @@ static void test_attention_simd_vs_scalar(void **state)
                 memset(o, 0xff, no * 4);
                 run_attn((oc_isa)isa, nt, &d, q, k, v, o);
                 double mref, e = out_err(&d, o, ref, &mref);
-                /* different summation order (blocked dots, scale folded into q, FMA) */
-                double tol = 1e-5 * (mref + 1) * (c->qscale > 1 ? c->qscale : 1);
+                /* different summation order (blocked dots, scale folded into q, FMA, own
+                 * exp): measured <= 2e-6; same bound as above */
+                double tol = 2e-6 * (mref + 1) * (c->qscale > 1 ? c->qscale : 1);
                 if (!(e <= tol))
                     fprintf(stderr, "case %zu isa %d nt %d: err %g tol %g\n", ci, isa, nt, e, tol);
                 assert_true(e <= tol);
