@@ -160,18 +160,30 @@ static int is_pointwise(const oc_conv2d_desc *d)
            d->pad_l == 0 && d->pad_b == 0 && d->pad_r == 0;
 }
 
-/* stride-1 kxk convs read B in place (implicit GEMM) instead of packing it */
+/* every non-pointwise conv on a SIMD isa reads B in place (implicit GEMM) instead of
+ * packing it: the zero-padded image is stored split into stride phases, so that each tap of
+ * each output row is a contiguous run (see conv_implicit) */
 static int use_implicit(const oc_conv2d_desc *d, oc_isa isa)
 {
-    return isa != OC_ISA_SCALAR && d->stride_h == 1 && d->stride_w == 1 && !is_pointwise(d) &&
-           !is_depthwise(d);
+    return isa != OC_ISA_SCALAR && !is_pointwise(d) && !is_depthwise(d);
 }
 
-/* implicit path scratch: padded image (all channels) + slack, then the tap offset table */
+/* phase planes: Hq x Wq, Hq = ceil(Hp / stride_h), Wq = ceil(Wp / stride_w) */
+static void phase_dims(const oc_conv2d_desc *d, int h, int w, int *hq, int *wq)
+{
+    int hp = h + d->pad_t + d->pad_b, wp = w + d->pad_l + d->pad_r;
+    *hq = (hp + d->stride_h - 1) / d->stride_h;
+    *wq = (wp + d->stride_w - 1) / d->stride_w;
+}
+
+/* implicit path scratch: the phase-split padded image (all channels) + slack for the
+ * dropped columns of the last tiles, then the tap offset table */
 static size_t implicit_xp_floats(const oc_conv2d_desc *d, int h, int w)
 {
-    size_t hp = (size_t)h + d->pad_t + d->pad_b, wp = (size_t)w + d->pad_l + d->pad_r;
-    size_t f = (size_t)d->cin * hp * wp + (size_t)(d->kw - 1) * d->dil_w + OC_MAX_NR + 16;
+    int hq, wq;
+    phase_dims(d, h, w, &hq, &wq);
+    size_t f = (size_t)d->cin * d->stride_h * d->stride_w * (size_t)hq * wq +
+               (size_t)(d->kw - 1) * d->dil_w + OC_MAX_NR + 16;
     return (f + 15) / 16 * 16;
 }
 
@@ -326,26 +338,34 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     }
 }
 
-/* implicit GEMM (stride 1): per image, pad the input into scratch, then tiles of
- * (group, virtual column block, row chunk) run the whole K from the padded image */
+/* implicit GEMM. The padded image P (Hp x Wp per channel) is stored split into stride phases:
+ * phase (a, b) of channel ci is the plane Q[q][r] = P[a + q*sh][b + r*sw] (Hq x Wq). Output
+ * (oy, ox) of tap (ky, kx) reads P[oy*sh + ky*dh][ox*sw + kx*dw] = Q_ab[oy + ky*dh/sh]
+ * [ox + kx*dw/sw] with a = ky*dh % sh, b = kx*dw % sw: over ox a contiguous run. Columns are
+ * virtual pixels v = oy*Wq + ox (ox in [ow, Wq) computed and dropped), so B row k of columns
+ * [v, v+NR) is xp + koff[k] + v. Per image: build the planes, then tiles of (group, virtual
+ * column block, row chunk) run the whole K. */
 static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
                           int h, int w, float *y, const float *residual, int oh, int ow)
 {
     const oc_conv2d_desc *d = &cw->d;
     int mr = oc_isa_mr(cw->isa), nr = oc_isa_nr(cw->isa);
     int G = d->groups, cg = d->cin / G, M = cw->mg, K = cw->kdim;
-    int hp = h + d->pad_t + d->pad_b, wp = w + d->pad_l + d->pad_r;
-    size_t plane = (size_t)hp * wp;
+    int sh = d->stride_h, sw = d->stride_w;
+    int hq, wq;
+    phase_dims(d, h, w, &hq, &wq);
+    size_t qplane = (size_t)hq * wq, cstride = (size_t)sh * sw * qplane;
     float *xp = ctx->scratch;
     size_t xpn = implicit_xp_floats(d, h, w);
     int32_t *koff = (int32_t *)(xp + xpn);
     int khw = d->kh * d->kw;
     for (int kk = 0; kk < K; kk++) {
         int ci = kk / khw, r = kk % khw;
-        koff[kk] = (int32_t)((size_t)ci * plane + (size_t)(r / d->kw) * d->dil_h * wp +
-                             (size_t)(r % d->kw) * d->dil_w);
+        int ty = (r / d->kw) * d->dil_h, tx = (r % d->kw) * d->dil_w;
+        koff[kk] = (int32_t)((size_t)ci * cstride + (size_t)((ty % sh) * sw + tx % sw) * qplane +
+                             (size_t)(ty / sh) * wq + (size_t)(tx / sw));
     }
-    int nv = oh * wp; /* virtual columns */
+    int nv = oh * wq; /* virtual columns */
     int nb = (nv + OC_GEMM_NC - 1) / OC_GEMM_NC;
     int bsz = (nv + nb - 1) / nb;
     bsz = (bsz + nr - 1) / nr * nr;
@@ -361,30 +381,54 @@ static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const 
     int ppc = (mpanels + mchunks - 1) / mchunks;
     mchunks = (mpanels + ppc - 1) / ppc;
     int64_t items = base_items * mchunks;
-    size_t tail = xpn - (size_t)d->cin * plane;
+    size_t tail = xpn - (size_t)d->cin * cstride;
     size_t iplane = (size_t)h * w, oplane = (size_t)oh * ow;
+    int nphase = sh * sw;
     for (int img = 0; img < n; img++) {
         const float *xi = x + (size_t)img * d->cin * iplane;
 #pragma omp parallel num_threads(nth)
         {
 #pragma omp for schedule(static)
-            for (int c = 0; c < d->cin; c++) {
-                float *pp = xp + (size_t)c * plane;
+            for (int cp = 0; cp < d->cin * nphase; cp++) {
+                int c = cp / nphase, ph = cp % nphase, a = ph / sw, b = ph % sw;
+                float *pp = xp + (size_t)c * cstride + (size_t)ph * qplane;
                 const float *src = xi + (size_t)c * iplane;
-                for (int yy = 0; yy < hp; yy++) {
-                    float *row = pp + (size_t)yy * wp;
-                    int sy = yy - d->pad_t;
+                for (int q = 0; q < hq; q++) {
+                    float *row = pp + (size_t)q * wq;
+                    int sy = a + q * sh - d->pad_t; /* input row */
                     if (sy < 0 || sy >= h) {
-                        memset(row, 0, (size_t)wp * sizeof(float));
+                        memset(row, 0, (size_t)wq * sizeof(float));
                         continue;
                     }
-                    if (d->pad_l) memset(row, 0, (size_t)d->pad_l * sizeof(float));
-                    memcpy(row + d->pad_l, src + (size_t)sy * w, (size_t)w * sizeof(float));
-                    if (d->pad_r) memset(row + d->pad_l + w, 0, (size_t)d->pad_r * sizeof(float));
+                    const float *sr = src + (size_t)sy * w;
+                    if (sw == 1) {
+                        /* r: input column r - pad_l */
+                        int lo = d->pad_l < wq ? d->pad_l : wq;
+                        int hi = d->pad_l + w < wq ? d->pad_l + w : wq;
+                        memset(row, 0, (size_t)lo * sizeof(float));
+                        memcpy(row + lo, sr + (lo - d->pad_l), (size_t)(hi - lo) * sizeof(float));
+                        memset(row + hi, 0, (size_t)(wq - hi) * sizeof(float));
+                    } else {
+                        /* r with 0 <= b + r*sw - pad_l < w */
+                        int off = b - d->pad_l;
+                        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int hi = off >= w ? 0 : (w - off + sw - 1) / sw;
+                        if (lo > wq) lo = wq;
+                        if (hi > wq) hi = wq;
+                        if (hi < lo) hi = lo;
+                        int r = 0;
+                        for (; r < lo; r++) row[r] = 0.0f;
+                        const float *sp = sr + off;
+                        if (sw == 2)
+                            for (; r < hi; r++) row[r] = sp[2 * r];
+                        else
+                            for (; r < hi; r++) row[r] = sp[(ptrdiff_t)r * sw];
+                        for (; r < wq; r++) row[r] = 0.0f;
+                    }
                 }
             }
 #pragma omp single
-            memset(xp + (size_t)d->cin * plane, 0, tail * sizeof(float));
+            memset(xp + (size_t)d->cin * cstride, 0, tail * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
             for (int64_t it = 0; it < items; it++) {
                 int mc = (int)(it % mchunks);
@@ -392,7 +436,7 @@ static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const 
                 int cb = (int)(r % nb);
                 int g = (int)(r / nb);
                 size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
-                oc_conv_implicit_job jb = {xp + (size_t)g * cg * plane, koff, K, wp, ow,
+                oc_conv_implicit_job jb = {xp + (size_t)g * cg * cstride, koff, K, wq, ow,
                                            (int64_t)oplane, cw->ap + (size_t)g * cw->ap_group,
                                            y + cofs, residual ? residual + cofs : NULL,
                                            cw->bias ? cw->bias + (size_t)g * M : NULL, d->act};

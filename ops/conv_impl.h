@@ -116,16 +116,16 @@ void oc_conv_pack_b_avx2(const void *pctx, int k0, int kc, int j0, int nc, int n
 void oc_conv_pack_b_avx512(const void *pctx, int k0, int kc, int j0, int nc, int nr,
                            float *dst);
 
-/* Implicit GEMM for stride-1 convs (AVX2 and AVX-512): B is read straight from a zero-padded copy of
- * the image, xp[ci][Hp][Wp], through a per-tap offset table koff[k] = ci*Hp*Wp + ky*dh*Wp +
- * kx*dw. Columns are "virtual" pixels v = oy*Wp + ox over the padded width (ox in [ow, Wp)
- * are computed and dropped), so B row k of columns [v, v+NR) is xp + koff[k] + v: contiguous.
- * No K blocking: a tile runs the whole K into a register tile, then the epilogue and the
- * copy of its valid columns to y (+ residual). */
+/* Implicit GEMM for every non-pointwise conv (AVX2 and AVX-512): B is read straight from a
+ * zero-padded copy of the image split into stride phases (ops/conv2d.c, conv_implicit)
+ * through a per-tap offset table koff[k]. Columns are "virtual" pixels v = oy*Wq + ox over
+ * the phase-plane width Wq (ox in [ow, Wq) are computed and dropped), so B row k of columns
+ * [v, v+NR) is xp + koff[k] + v: contiguous. No K blocking: a tile runs the whole K into
+ * registers, then the epilogue and the copy of its valid columns to y (+ residual). */
 typedef struct {
     const float *xp;       /* padded image, first channel of the group */
     const int32_t *koff;   /* [K] */
-    int K, Wp, ow;
+    int K, Wp, ow;         /* Wp: the (phase) plane width Wq */
     int64_t N;             /* oh * ow: length of a y row */
     const float *ap;       /* the group's packed A */
     float *y;              /* the group's first output channel */
