@@ -94,7 +94,8 @@ typedef struct {
 } oc_image;
 
 /* Decode PNG (8/16-bit, gray, gray+alpha, RGB, RGBA, palette) or JPEG (gray, RGB; CMYK
- * converted) to 8-bit RGB. Alpha is dropped. Corrupt, truncated or too-large images fail. */
+ * converted) to 8-bit RGB. Alpha is dropped; a JPEG's EXIF orientation is applied (as
+ * OpenCV's imread does). Corrupt, truncated or too-large images fail with a message. */
 oc_status oc_image_load(const char *path, oc_image *out);
 oc_status oc_image_decode(const void *buf, size_t len, oc_image *out);
 /* Write an 8-bit RGB (channels 3) or gray (channels 1) image as PNG. */
