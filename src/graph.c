@@ -146,7 +146,15 @@ oc_tid oc_g_failf(oc_graph *g, oc_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    oc_error(st, "%s", msg);
+    /* nodes are named after they are created, so say where in the graph this happened: after
+     * the latest named intermediate (e.g. 'layer5') */
+    const char *where = NULL;
+    for (int i = g->nt - 1; i >= 0 && !where; i--)
+        if (g->t[i].name && g->t[i].kind != OC_TK_INPUT) where = g->t[i].name;
+    if (where)
+        oc_error(st, "%s (building after '%s', node %d)", msg, where, g->nn);
+    else
+        oc_error(st, "%s (node %d)", msg, g->nn);
     oc_graph_fail(g, st);
     return OC_NONE;
 }

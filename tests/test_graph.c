@@ -495,6 +495,15 @@ static void test_sticky_errors(void **state)
     assert_string_equal(oc_last_error(), "model.safetensors: tensor 'w' missing");
     oc_graph_free(g);
 
+    /* the message says where in the graph the failure happened */
+    g = oc_graph_new();
+    x = oc_g_input(g, "x", oc_shape1(8));
+    oc_tid l3 = oc_g_custom(g, "c", &x, 1, oc_shape1(8), mix_fn, &p, sizeof p, 0);
+    oc_g_name(g, l3, "layer3");
+    assert_int_equal(oc_g_reshape(g, l3, oc_shape1(9)), OC_NONE);
+    assert_non_null(strstr(oc_last_error(), "after 'layer3'"));
+    oc_graph_free(g);
+
     /* empty slice, bad axis, non-contiguous -1 reshape */
     g = oc_graph_new();
     x = oc_g_input(g, "x", oc_shape2(4, 4));
