@@ -107,7 +107,10 @@ typedef struct {
 } oc_profile;
 
 /* Run every node. arena: oc_graph_arena_bytes(), scratch: oc_graph_scratch_bytes(), both
- * 64-byte aligned. inputs in the order of oc_g_input calls. prof may be NULL. */
+ * 64-byte aligned. inputs in the order of oc_g_input calls. prof may be NULL.
+ * (H5) With prof->enabled each node is timed with oc_now_ms; after the run prof->n/ms/names/
+ * ops/flops point into arrays owned by the graph (valid until it is re-planned or freed).
+ * No allocation happens here: everything is sized by oc_graph_plan. */
 oc_status oc_graph_run(oc_graph *g, const oc_ctx *ctx, void *arena,
                        const float *const *inputs, int n_inputs, oc_profile *prof);
 float *oc_graph_data(const oc_graph *g, void *arena, oc_tid t);
