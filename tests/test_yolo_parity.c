@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -521,6 +522,100 @@ static void test_generate_deterministic(void **state)
     assert_int_not_equal(oc_yolo_generate("resnet", "n", 80, 640, 1, a), OC_OK);
 }
 
+/* ---- the CLI: ocellus gen / ocellus run ---- */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_cli_gen_run(void **state)
+{
+    (void)state;
+    const char *build = getenv("BUILD");
+    char bin[512], cmd[4096], model[512], in[512], outp[512];
+    static char out[1 << 16];
+    snprintf(bin, sizeof bin, "%s/ocellus", build && *build ? build : "build");
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "SKIP: %s not built\n", bin);
+        skip();
+    }
+    snprintf(model, sizeof model, "%s", tu_tmp_path(".safetensors"));
+    snprintf(in, sizeof in, "%s", tu_tmp_path(".safetensors"));
+    snprintf(outp, sizeof outp, "%s", tu_tmp_path(".safetensors"));
+    /* usage errors: exit 2 */
+    snprintf(cmd, sizeof cmd, "%s gen --arch yolov8 2>&1", bin);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s gen --arch yolov8 --scale q -o %s 2>&1", bin, model);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown scale 'q'"));
+    snprintf(cmd, sizeof cmd, "%s run --model %s 2>&1", bin, model);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s gen --help", bin);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "--scale"));
+    /* gen: 5 classes */
+    snprintf(cmd, sizeof cmd, "%s gen --arch yolov8 --scale n --classes 5 --seed 3 -o %s 2>&1",
+             bin, model);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    /* an input file: one 1x3x64x96 tensor (not named images: used by order) */
+    float *x = malloc(3 * 64 * 96 * sizeof(float));
+    tu_fill_uniform(x, 3 * 64 * 96, 11, 0.0f, 1.0f);
+    oc_st_writer *w = oc_st_writer_new();
+    const int64_t sh[4] = {1, 3, 64, 96};
+    assert_int_equal(oc_st_writer_add(w, "pixels", OC_DT_F32, 4, sh, x), OC_OK);
+    assert_int_equal(oc_st_writer_save(w, in), OC_OK);
+    oc_st_writer_free(w);
+    snprintf(cmd, sizeof cmd, "%s run --model %s --input %s --output %s --layers --threads 1 2>&1",
+             bin, model, in, outp);
+    int rc = run_cmd(cmd, out, sizeof out);
+    if (rc) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    /* the same through the API */
+    oc_model *m = NULL;
+    assert_int_equal(oc_model_load(model, &m), OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_num_threads(s, 1), OC_OK);
+    oc_tensor it = {"images", 4, {1, 3, 64, 96}, x};
+    assert_int_equal(oc_session_run(s, &it, 1), OC_OK);
+    oc_tensor o;
+    assert_int_equal(oc_session_output(s, 0, &o), OC_OK);
+    oc_st_file *f = NULL;
+    assert_int_equal(oc_st_open(outp, &f), OC_OK);
+    const oc_st_tensor *t = oc_st_find(f, "output0");
+    assert_non_null(t);
+    const int64_t A = 8 * 12 + 4 * 6 + 2 * 3;
+    assert_int_equal(t->ndim, 3);
+    assert_int_equal(t->shape[1], 4 + 5);
+    assert_int_equal(t->shape[2], A);
+    float *got = NULL;
+    int64_t any[3] = {-1, -1, -1};
+    assert_int_equal(oc_st_load_f32(f, "output0", 3, any, &got), OC_OK);
+    assert_true(tu_max_abs_diff(got, o.data, (size_t)(9 * A)) == 0.0f);
+    oc_free(got);
+    for (int i = 0; i <= 21; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "layer%d", i);
+        assert_non_null(oc_st_find(f, nm));
+    }
+    assert_null(oc_st_find(f, "layer22"));
+    oc_st_close(f);
+    oc_session_free(s);
+    oc_model_free(m);
+    free(x);
+    /* a bad model: exit 1 with the loader's message */
+    snprintf(cmd, sizeof cmd, "%s run --model %s --input %s --output %s 2>&1", bin, in, in, outp);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 1);
+    unlink(model);
+    unlink(in);
+    unlink(outp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_yolov8_synthetic),
         cmocka_unit_test(test_yolo11_synthetic_batch),
         cmocka_unit_test(test_fused_export_matches),
+        cmocka_unit_test(test_cli_gen_run),
         cmocka_unit_test(test_parity_yolo11n),
         cmocka_unit_test(test_parity_yolo11_ltiny),
     };
