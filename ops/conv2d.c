@@ -163,9 +163,12 @@ static int is_pointwise(const oc_conv2d_desc *d)
 /* every non-pointwise conv on a SIMD isa reads B in place (implicit GEMM) instead of
  * packing it: the zero-padded image is stored split into stride phases, so that each tap of
  * each output row is a contiguous run (see conv_implicit) */
+int oc_conv2d_test_force_packed = 0;
+
 static int use_implicit(const oc_conv2d_desc *d, oc_isa isa)
 {
-    return isa != OC_ISA_SCALAR && !is_pointwise(d) && !is_depthwise(d);
+    return isa != OC_ISA_SCALAR && !is_pointwise(d) && !is_depthwise(d) &&
+           !oc_conv2d_test_force_packed;
 }
 
 /* phase planes: Hq x Wq, Hq = ceil(Hp / stride_h), Wq = ceil(Wp / stride_w) */
@@ -187,14 +190,24 @@ static size_t implicit_xp_floats(const oc_conv2d_desc *d, int h, int w)
     return (f + 15) / 16 * 16;
 }
 
+/* the implicit path addresses the padded image with int32 tap offsets and int virtual
+ * column counts: larger images take the packed path */
+static int implicit_fits(const oc_conv2d_desc *d, int h, int w)
+{
+    if (h < 1 || w < 1) return 0;
+    int hq, wq;
+    phase_dims(d, h, w, &hq, &wq);
+    return implicit_xp_floats(d, h, w) < (size_t)INT32_MAX &&
+           (int64_t)hq * wq < (int64_t)INT32_MAX / 2;
+}
+
 size_t oc_conv2d_scratch_bytes(const oc_conv2d_desc *d, int n, int h, int w, oc_isa isa,
                                int nthreads)
 {
     (void)n;
     if (!d || isa == OC_ISA_SCALAR || is_depthwise(d)) return 0;
     if (nthreads < 1) nthreads = 1;
-    if (use_implicit(d, isa)) {
-        if (h < 1 || w < 1) return 0;
+    if (use_implicit(d, isa) && implicit_fits(d, h, w)) {
         size_t koff = ((size_t)(d->cin / d->groups) * d->kh * d->kw + 15) / 16 * 16;
         return (implicit_xp_floats(d, h, w) + koff) * sizeof(float);
     }
@@ -468,7 +481,7 @@ void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weigh
     if (cw->mode == CW_GEMM) {
         size_t need = oc_conv2d_scratch_bytes(&cw->d, n, h, w, cw->isa, c1.nthreads);
         if (c1.scratch && c1.scratch_bytes >= need && ((uintptr_t)c1.scratch % 64) == 0) {
-            if (use_implicit(&cw->d, cw->isa))
+            if (use_implicit(&cw->d, cw->isa) && implicit_fits(&cw->d, h, w))
                 conv_implicit(&c1, cw, x, n, h, w, y, residual, oh, ow);
             else
                 conv_gemm(&c1, cw, x, n, h, w, y, residual, oh, ow);

@@ -139,6 +139,11 @@ void oc_conv_implicit_block_avx512(const oc_conv_implicit_job *jb, int m0, int m
 void oc_conv_implicit_block_avx2(const oc_conv_implicit_job *jb, int m0, int m1, int v0,
                                  int v1);
 
+/* Tests only: nonzero makes conv2d use the im2col-packing path (normally taken only by 1x1
+ * convs and images too large for the implicit path's int32 offsets) for every conv. Set it
+ * before sizing scratch; not thread-safe. */
+extern int oc_conv2d_test_force_packed;
+
 /* ---- scalar helpers shared by every path ---- */
 static inline float oc_act_scalar(oc_act act, float v)
 {

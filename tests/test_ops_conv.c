@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "conv_impl.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -175,6 +176,14 @@ static void run_case(const ccase *c)
         for (int nth = 1; nth <= 2; nth++)
             bad += run_case_isa(c, (oc_isa)isa, nth, x, wt, c->bias ? b : NULL,
                                 c->residual ? res : NULL, ref, tol, ysz, 1);
+    /* the im2col-packing path (1x1 convs and very large images) on every conv shape */
+    if (best > OC_ISA_SCALAR) {
+        oc_conv2d_test_force_packed = 1;
+        for (int isa = 1; isa <= (int)best; isa++)
+            bad += run_case_isa(c, (oc_isa)isa, 2, x, wt, c->bias ? b : NULL,
+                                c->residual ? res : NULL, ref, tol, ysz, 1);
+        oc_conv2d_test_force_packed = 0;
+    }
     /* without scratch the SIMD GEMM path must still be right (it falls back) */
     if (best > OC_ISA_SCALAR)
         bad += run_case_isa(c, best, 2, x, wt, c->bias ? b : NULL, c->residual ? res : NULL,
