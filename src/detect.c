@@ -192,14 +192,6 @@ void oc_detections_free(oc_detections *d)
     d->count = 0;
 }
 
-/* The model a session runs. src/session.c keeps it private; until it exports a (strong)
- * oc_session_model, this weak fallback reads it from the session, whose struct begins with
- * `const oc_model *m` (src/session.c). A strong definition elsewhere replaces this one. */
-__attribute__((weak)) const struct oc_model *oc_session_model(const oc_session *s)
-{
-    return s ? *(const struct oc_model *const *)(const void *)s : NULL;
-}
-
 oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options *opts,
                     oc_detections *out)
 {

@@ -2,6 +2,7 @@
  * shared, read-only oc_model. The graph is (re)built by the model family's build() for the
  * input shape on the first run and whenever a shape changes; it is re-planned when
  * keep_layers or the thread count change. After that a run allocates nothing. */
+#include "detect.h"
 #include "model.h"
 
 #include <stdlib.h>
@@ -318,4 +319,10 @@ size_t oc_session_arena_bytes(const oc_session *s)
 double oc_session_flops(const oc_session *s)
 {
     return s && s->g ? oc_graph_flops(s->g) : 0.0;
+}
+
+/* The model a session runs (declared in src/detect.h; internal). */
+const struct oc_model *oc_session_model(const oc_session *s)
+{
+    return s ? s->m : NULL;
 }
