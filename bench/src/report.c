@@ -408,42 +408,83 @@ static int compliance_rates(const bn_run *r, compliance *out)
 }
 
 /* recommendations drawn from the data; each is one sentence */
-static int recommendations(const bn_run *r, char rec[][512], int max)
+static int recommendations(const bn_run *r, char rec[][768], int max)
 {
     int n = 0;
     const bn_config *c = &r->cfg;
-    for (int i = 0; i < r->nv && n < max; i++) {
+    /* latency: one line for the variants over the gate, one for those with little headroom */
+    char over[400] = "", tight[400] = "", noisy[400] = "";
+    int n_over = 0, n_tight = 0, n_noisy = 0;
+    double share_min = 100, share_max = 0;
+    for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
         if (v->skipped || v->e2e.n == 0) continue;
         double share = v->s_e2e.median > 0 ? 100 * v->s_infer.median / v->s_e2e.median : 0;
-        if (v->s_e2e.p95 >= c->latency_p95_ms)
-            snprintf(rec[n++], 512,
-                     "%s misses the latency gate (p95 %.0f ms >= %.0f ms); inference is %.0f%% of "
-                     "the end-to-end time, so the fix is in the kernels (see make bench-ops and "
-                     "OCELLUS_PROFILE=1), or a smaller input size / scale, or more cores.",
-                     v->name, v->s_e2e.p95, c->latency_p95_ms, share);
-        else if (v->s_e2e.p95 >= 0.8 * c->latency_p95_ms)
-            snprintf(rec[n++], 512, "%s passes the latency gate with less than 20%% headroom "
-                                    "(p95 %.0f ms of %.0f ms): a slower host or a busy neighbour "
-                                    "would fail it.", v->name, v->s_e2e.p95, c->latency_p95_ms);
-        if (n < max && v->peak.ok && v->peak.peak_rss_mb >= 0.8 * c->memory_mb)
-            snprintf(rec[n++], 512,
+        size_t l;
+        if (v->s_e2e.p95 >= c->latency_p95_ms) {
+            l = strlen(over);
+            snprintf(over + l, sizeof over - l, "%s%s %.0f ms", n_over ? ", " : "", v->name, v->s_e2e.p95);
+            n_over++;
+            if (share < share_min) share_min = share;
+            if (share > share_max) share_max = share;
+        } else if (v->s_e2e.p95 >= 0.8 * c->latency_p95_ms) {
+            l = strlen(tight);
+            snprintf(tight + l, sizeof tight - l, "%s%s %.0f ms", n_tight ? ", " : "", v->name, v->s_e2e.p95);
+            n_tight++;
+        }
+        if (v->s_e2e.median > 0 && v->s_e2e.stddev / v->s_e2e.median > 0.10) {
+            l = strlen(noisy);
+            snprintf(noisy + l, sizeof noisy - l, "%s%s %.0f%%", n_noisy ? ", " : "", v->name,
+                     100 * v->s_e2e.stddev / v->s_e2e.median);
+            n_noisy++;
+        }
+    }
+    if (n_over && n < max)
+        snprintf(rec[n++], 768,
+                 "%d variant(s) miss the latency gate (p95 >= %.0f ms: %.300s). Inference is "
+                 "%.0f-%.0f%% of their end-to-end time, so the fix is in the kernels (make bench-ops, "
+                 "OCELLUS_PROFILE=1), or a smaller input size or scale, or more cores.",
+                 n_over, c->latency_p95_ms, over, share_min, share_max);
+    if (n_tight && n < max)
+        snprintf(rec[n++], 768, "Less than 20%% latency headroom (p95 of %.0f ms): %.350s; a slower "
+                                "host or a busy neighbour would fail the gate.", c->latency_p95_ms, tight);
+    if (n_noisy && n < max)
+        snprintf(rec[n++], 768, "Noisy latency (stddev above 10%% of the median): %.350s. Compare "
+                                "medians rather than single runs, and take baselines on a quiet host.",
+                 noisy);
+    for (int i = 0; i < r->nv && n < max; i++) {
+        const bn_variant *v = &r->v[i];
+        if (v->skipped || v->e2e.n == 0) continue;
+        if (v->peak.ok && v->peak.peak_rss_mb >= 0.8 * c->memory_mb)
+            snprintf(rec[n++], 768,
                      "%s peaks at %.0f MB (limit %.0f MB; %.0f MB of it is the activation arena, "
                      "%.0f MB the model file): %s.", v->name, v->peak.peak_rss_mb, c->memory_mb,
                      v->arena_mb, v->file_mb,
                      v->peak.peak_rss_mb >= c->memory_mb ? "over the limit: check that prepacked "
                      "weights replace the mapped ones and that the planner reuses buffers"
                                                          : "close to the limit");
-        if (n < max && v->s_e2e.median > 0 && v->s_e2e.stddev / v->s_e2e.median > 0.10)
-            snprintf(rec[n++], 512,
-                     "%s latency is noisy (stddev %.0f%% of the median over %d rounds): compare "
-                     "medians, not single runs, and prefer a quiet host for baselines.", v->name,
-                     100 * v->s_e2e.stddev / v->s_e2e.median, v->e2e.n);
         if (n < max && v->s_e2e.median > 0 && v->s_decode.median / v->s_e2e.median > 0.2)
-            snprintf(rec[n++], 512, "%s spends %.0f%% of its end-to-end time decoding the image: "
+            snprintf(rec[n++], 768, "%s spends %.0f%% of its end-to-end time decoding the image: "
                                     "for this model size the decoder, not the network, matters.",
                      v->name, 100 * v->s_decode.median / v->s_e2e.median);
     }
+    /* quick-mode concurrency: K callers sharing the cores against one caller using them all */
+    char cgain[400] = "";
+    int n_cgain = 0;
+    for (int i = 0; i < r->nv; i++) {
+        const bn_variant *v = &r->v[i];
+        if (v->skipped || v->e2e.n == 0 || v->conc.resp_ms.n == 0 || v->throughput <= 0) continue;
+        if (v->conc.throughput > 1.15 * v->throughput) {
+            size_t l = strlen(cgain);
+            snprintf(cgain + l, sizeof cgain - l, "%s%s %.2f vs %.2f img/s", n_cgain ? ", " : "",
+                     v->name, v->conc.throughput, v->throughput);
+            n_cgain++;
+        }
+    }
+    if (n_cgain && n < max)
+        snprintf(rec[n++], 768, "%d concurrent callers serve more images per second than one caller "
+                                "(%.330s): for throughput, run several sessions with fewer threads each.",
+                 r->cfg.gate_concurrency, cgain);
     /* concurrency: does splitting the cores between callers help throughput? */
     double t1 = 0, tbest = 0;
     int kbest = 0;
@@ -457,16 +498,16 @@ static int recommendations(const bn_run *r, char rec[][512], int max)
         }
     }
     if (n < max && t1 > 0 && kbest > 1 && tbest > 1.1 * t1)
-        snprintf(rec[n++], 512, "%s: %d concurrent sessions give %.2f img/s against %.2f with one "
+        snprintf(rec[n++], 768, "%s: %d concurrent sessions give %.2f img/s against %.2f with one "
                                 "session using every core (+%.0f%%): serve with several sessions "
                                 "of fewer threads each.", cm, kbest, tbest, t1, 100 * (tbest / t1 - 1));
     else if (n < max && t1 > 0)
-        snprintf(rec[n++], 512, "%s: concurrent sessions do not raise throughput above one session "
+        snprintf(rec[n++], 768, "%s: concurrent sessions do not raise throughput above one session "
                                 "using every core (%.2f img/s): the kernels already use the cores.",
                  r->n_conc ? r->conc[0].model : "", t1);
     for (int i = 0; i < r->n_conc && n < max; i++)
         if (r->conc[i].mismatches)
-            snprintf(rec[n++], 512, "%s K=%d: %d of %d concurrent results differ from the "
+            snprintf(rec[n++], 768, "%s K=%d: %d of %d concurrent results differ from the "
                                     "single-session result with the same thread count: a data race "
                                     "or shared scratch buffer in the library.", r->conc[i].model,
                      r->conc[i].k, r->conc[i].mismatches, r->conc[i].compared);
@@ -479,18 +520,18 @@ static int recommendations(const bn_run *r, char rec[][512], int max)
             if (!bb || r->batch[i].r.ms_per_image < bb->r.ms_per_image) bb = &r->batch[i];
         }
         if (b1 && bb && bb != b1 && bb->r.ms_per_image < 0.9 * b1->r.ms_per_image)
-            snprintf(rec[n++], 512, "%s: batches of %d cost %.1f ms per image against %.1f ms "
+            snprintf(rec[n++], 768, "%s: batches of %d cost %.1f ms per image against %.1f ms "
                                     "alone (-%.0f%%), at %.0f MB peak: batch offline work.",
                      bb->model, bb->r.batch, bb->r.ms_per_image, b1->r.ms_per_image,
                      100 * (1 - bb->r.ms_per_image / b1->r.ms_per_image), bb->r.peak_rss_mb);
         else if (b1)
-            snprintf(rec[n++], 512, "%s: batching does not lower the time per image (%.1f ms alone): "
+            snprintf(rec[n++], 768, "%s: batching does not lower the time per image (%.1f ms alone): "
                                     "the kernels are already compute-bound at batch 1; keep "
                                     "batches small to save memory.", b1->model, b1->r.ms_per_image);
     }
     for (int i = 0; i < r->n_leak && n < max; i++) {
         const bn_leak *l = &r->leak[i];
-        snprintf(rec[n++], 512, "%s leak check: %s (RSS %+.1f KB/cycle, p=%.2g; library live "
+        snprintf(rec[n++], 768, "%s leak check: %s (RSS %+.1f KB/cycle, p=%.2g; library live "
                                 "bytes %+.1f B/cycle over %d cycles).", l->model,
                  l->leak ? "memory grows with every load/run/free cycle: run make valgrind / make "
                            "asan on the load path" : "flat", l->rss.fit.slope, l->rss.fit.p,
@@ -499,18 +540,18 @@ static int recommendations(const bn_run *r, char rec[][512], int max)
     for (int i = 0; i < r->n_endur && n < max; i++) {
         const bn_endurance *e = &r->endur[i];
         if (fabs(e->drift_pct) > 10)
-            snprintf(rec[n++], 512, "%s endurance: latency drifted %+.1f%% from the first to the "
+            snprintf(rec[n++], 768, "%s endurance: latency drifted %+.1f%% from the first to the "
                                     "last 10%% of the run (thermal throttling or growing state).",
                      e->model, e->drift_pct);
     }
     int synth = 0;
     for (int i = 0; i < r->nv; i++) synth += !r->v[i].skipped && strcmp(r->v[i].kind, "synthetic") == 0;
     if (synth && n < max)
-        snprintf(rec[n++], 512, "%d variant(s) ran on synthetic weights: latency and memory do not "
+        snprintf(rec[n++], 768, "%d variant(s) ran on synthetic weights: latency and memory do not "
                                 "depend on weight values, but postprocessing time depends on how "
                                 "many boxes pass the threshold, which differs from real weights.",
                  synth);
-    if (r->env.warnings[0] && n < max) snprintf(rec[n++], 512, "Host: %.480s.", r->env.warnings);
+    if (r->env.warnings[0] && n < max) snprintf(rec[n++], 768, "Host: %.700s.", r->env.warnings);
     return n;
 }
 
@@ -659,7 +700,7 @@ static int write_md(const bn_run *r, const char *path)
                     : g->c.significant ? "significant, within threshold" : "no significant change");
         }
     }
-    char rec[32][512];
+    char rec[32][768];
     int nr = recommendations(r, rec, 32);
     fprintf(f, "\n## Recommendations\n\n");
     for (int i = 0; i < nr; i++) fprintf(f, "- %s\n", rec[i]);
@@ -755,7 +796,9 @@ static void svg_bars(FILE *f, const chart *c)
             hesc(f, c->labels[i]);
             fprintf(f, " %s: %.4g %s</title></rect>", c->nser > 1 ? c->ser_names[s] : "", v, c->unit);
             if (c->nser <= 2 && c->n <= 24)
-                fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%.4g</text>", x + bw * 0.46, T + ph - h - 3, v);
+                fprintf(f, v >= 1000 ? "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%.0f</text>"
+                                     : "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%.4g</text>",
+                        x + bw * 0.46, T + ph - h - 3, v);
             if (c->marks && isfinite(c->marks[i]) && s == 0) {
                 double my = T + ph - ph * c->marks[i] / mx;
                 fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#222' stroke-width='2'/>", x, my, x + bw * 0.92, my);
@@ -1124,7 +1167,7 @@ static int write_html(const bn_run *r, const char *path)
         fprintf(f, "</table>\n");
     }
     fprintf(f, "</section>\n");
-    char rec[32][512];
+    char rec[32][768];
     int nr = recommendations(r, rec, 32);
     fprintf(f, "<section><h2>Recommendations</h2><ul>\n");
     for (int i = 0; i < nr; i++) {
