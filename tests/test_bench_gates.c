@@ -1,0 +1,271 @@
+/* test_bench_gates.c -- the benchmark verdict (bench/src/gates.c) and configuration
+ * (bench/src/config.c) on synthetic runs: every gate passing, each gate failing for its own
+ * reason, errors counted, regressions by level, and the JSON/environment configuration. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../bench/src/stats.c"
+#include "../bench/src/config.c"
+#include "../bench/src/imagegen.c"
+#include "../bench/src/gates.c"
+#include "testutil.h"
+
+static bn_run run; /* large: static */
+
+static void push(bn_series *s, double v, int n)
+{
+    if (s->n + n > s->cap) {
+        s->cap = s->n + n + 8;
+        s->v = realloc(s->v, sizeof(double) * (size_t)s->cap);
+    }
+    for (int i = 0; i < n; i++) s->v[s->n++] = v + i; /* v, v+1, ... */
+}
+
+static void free_run(void)
+{
+    for (int i = 0; i < run.nv; i++) {
+        free(run.v[i].e2e.v);
+        free(run.v[i].conc.resp_ms.v);
+    }
+    free(run.reg);
+    memset(&run, 0, sizeof run);
+}
+
+/* n variants that pass every gate comfortably */
+static void make_run(int n)
+{
+    free_run();
+    bn_config_defaults(&run.cfg);
+    run.mode = "quick";
+    snprintf(run.baseline_path, sizeof run.baseline_path, "bench/baselines/test.json");
+    for (int i = 0; i < n; i++) {
+        bn_variant *v = &run.v[run.nv++];
+        snprintf(v->name, sizeof v->name, "v%d", i);
+        push(&v->e2e, 100.0 * (i + 1), 20);
+        bs_summarize(v->e2e.v, v->e2e.n, &v->s_e2e);
+        v->peak.ok = 1;
+        v->peak.peak_rss_mb = 100.0 * (i + 1);
+        v->batch.ok = 1;
+        v->batch.batch = 4;
+        v->batch_n = 4;
+        v->batch.peak_rss_mb = 300.0 * (i + 1);
+        v->conc.k = 2;
+        snprintf(v->conc.model, sizeof v->conc.model, "v%d", i);
+        push(&v->conc.resp_ms, 200.0 * (i + 1), 4);
+        bs_summarize(v->conc.resp_ms.v, v->conc.resp_ms.n, &v->conc.s);
+        v->conc.attempts = 4;
+        v->attempts = 30; /* as measure.c: the variant's count includes its concurrency requests */
+    }
+}
+
+static const bn_gate *gate(const char *name)
+{
+    for (int i = 0; i < run.n_gates; i++)
+        if (strcmp(run.gates[i].name, name) == 0) return &run.gates[i];
+    fail_msg("no gate %s", name);
+    return NULL;
+}
+
+static void verdict_text(char *buf, size_t len)
+{
+    FILE *f = fmemopen(buf, len, "w");
+    assert_non_null(f);
+    bn_print_verdict(&run, f);
+    fclose(f);
+}
+
+static void test_all_pass(void **state)
+{
+    (void)state;
+    make_run(3);
+    bn_gates_evaluate(&run);
+    assert_int_equal(run.n_gates, 6);
+    assert_int_equal(run.n_pass, 6);
+    char buf[4096];
+    verdict_text(buf, sizeof buf);
+    assert_non_null(strstr(buf, "Performance Gate: PASS\nGates Passed: 6/6\n"));
+    /* the worst variant is named with its figure and the limit */
+    assert_non_null(strstr(buf, "  PASS latency    v2 p95 318.1 ms (limit 2000 ms)"));
+    assert_non_null(strstr(buf, "  PASS memory     v2 peak 300.0 MB (limit 1024 MB)"));
+    assert_non_null(strstr(buf, "  PASS batch      v2 batch 4 peak 900.0 MB (limit 4096 MB)"));
+    assert_non_null(strstr(buf, "v2 K=2 p95"));
+    assert_non_null(strstr(buf, "100.00% (90 of 90 operations, 0 errors)"));
+    free_run();
+}
+
+static void test_each_gate_fails_for_its_reason(void **state)
+{
+    (void)state;
+    /* latency: one variant's p95 crosses 2000 ms */
+    make_run(3);
+    free(run.v[1].e2e.v);
+    memset(&run.v[1].e2e, 0, sizeof run.v[1].e2e);
+    push(&run.v[1].e2e, 1000, 18);
+    push(&run.v[1].e2e, 2500, 2); /* p95 interpolates inside the slow tail */
+    bs_summarize(run.v[1].e2e.v, run.v[1].e2e.n, &run.v[1].s_e2e);
+    assert_true(run.v[1].s_e2e.p95 > 2000);
+    bn_gates_evaluate(&run);
+    assert_false(gate("latency")->pass);
+    assert_non_null(strstr(gate("latency")->text, "v1 p95"));
+    assert_int_equal(run.n_pass, 5);
+
+    /* memory: 1024 MB is not under 1024 MB */
+    make_run(2);
+    run.v[0].peak.peak_rss_mb = 1024.0;
+    bn_gates_evaluate(&run);
+    assert_false(gate("memory")->pass);
+    assert_true(gate("latency")->pass);
+
+    /* batch over 4 GB */
+    make_run(2);
+    run.v[1].batch.peak_rss_mb = 5000;
+    bn_gates_evaluate(&run);
+    assert_false(gate("batch")->pass);
+    assert_non_null(strstr(gate("batch")->text, "v1 batch 4 peak 5000.0 MB"));
+
+    /* concurrency: fast enough but a result differs from the single caller */
+    make_run(2);
+    run.v[0].conc.mismatches = 1;
+    bn_gates_evaluate(&run);
+    assert_false(gate("concurrent")->pass);
+    assert_non_null(strstr(gate("concurrent")->text, "differ"));
+    free_run();
+}
+
+static void test_errors_are_counted(void **state)
+{
+    (void)state;
+    make_run(2);
+    /* a variant that failed to load: no samples, an error, and failures */
+    bn_variant *v = &run.v[1];
+    free(v->e2e.v);
+    memset(&v->e2e, 0, sizeof v->e2e);
+    v->peak.ok = 0;
+    v->batch.ok = 0;
+    v->attempts = 2;
+    v->failures = 2;
+    snprintf(v->error, sizeof v->error, "weights/v1.safetensors: tensor 'x' truncated");
+    bn_gates_evaluate(&run);
+    assert_false(gate("latency")->pass);
+    assert_non_null(strstr(gate("latency")->text, "tensor 'x' truncated"));
+    assert_false(gate("memory")->pass);
+    assert_false(gate("batch")->pass);
+    /* 30 + 2 attempts, 2 failures: 93.75% < 99% */
+    assert_int_equal(run.attempts, 32);
+    assert_int_equal(run.failures, 2);
+    assert_false(gate("success")->pass);
+    assert_non_null(strstr(gate("success")->text, "93.75% (30 of 32 operations, 2 errors)"));
+    /* one error in 200 operations is within 99% */
+    make_run(2);
+    run.v[0].attempts = 170;
+    run.v[0].failures = 1;
+    bn_gates_evaluate(&run);
+    assert_true(gate("success")->pass);
+    assert_non_null(strstr(gate("success")->text, "99.50% (199 of 200 operations, 1 errors)"));
+    /* a run with nothing measured cannot pass */
+    make_run(0);
+    bn_gates_evaluate(&run);
+    assert_false(gate("latency")->pass);
+    assert_true(run.n_pass < run.n_gates);
+    free_run();
+}
+
+static void add_reg(double change, int significant)
+{
+    run.reg = realloc(run.reg, sizeof(bn_regression) * (size_t)(run.n_reg + 1));
+    bn_regression *g = &run.reg[run.n_reg++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->model, sizeof g->model, "v0");
+    snprintf(g->metric, sizeof g->metric, "latency");
+    g->c.rel_change = change;
+    g->c.significant = significant;
+    g->c.mwu.p = significant ? 0.001 : 0.4;
+    g->c.regression = significant && change > 0.20;
+    g->c.level = g->c.regression ? bs_level_of(change) : BS_LEVEL_NONE;
+}
+
+static void test_regression_gate(void **state)
+{
+    (void)state;
+    make_run(1);
+    run.baseline_found = 1;
+    add_reg(0.30, 1); /* major: reported, the gate still passes */
+    add_reg(0.80, 0); /* large but not significant: not a regression */
+    bn_gates_evaluate(&run);
+    assert_true(gate("regression")->pass);
+    assert_non_null(strstr(gate("regression")->text, "0 critical, 1 major"));
+    add_reg(0.60, 1); /* critical */
+    bn_gates_evaluate(&run);
+    assert_false(gate("regression")->pass);
+    assert_non_null(strstr(gate("regression")->text, "1 critical"));
+    /* no baseline: passes with a note, unless --compare asked for one */
+    make_run(1);
+    bn_gates_evaluate(&run);
+    assert_true(gate("regression")->pass);
+    run.compare_required = 1;
+    bn_gates_evaluate(&run);
+    assert_false(gate("regression")->pass);
+    free_run();
+}
+
+static void test_config_file_and_environment(void **state)
+{
+    (void)state;
+    bn_config c;
+    bn_config_defaults(&c);
+    assert_true(c.latency_p95_ms == 2000 && c.memory_mb == 1024 && c.batch_memory_mb == 4096 &&
+                c.concurrent_p95_ms == 5000 && c.success_rate == 99 && c.regression_threshold == 0.20);
+    const char *path = tu_tmp_path(".json");
+    const char *js = "{\"gates\": {\"latency_p95_ms\": 1500}, \"latency\": {\"min_rounds\": 7},"
+                     " \"full\": {\"batch_sizes\": [1, 3], \"models\": [\"yolo11n\", \"yolov8s\"]}}";
+    assert_int_equal(tu_write_file(path, js, strlen(js)), 0);
+    char err[600];
+    assert_int_equal(bn_config_load(&c, path, err, sizeof err), 0);
+    assert_true(c.latency_p95_ms == 1500);
+    assert_int_equal(c.min_rounds, 7);
+    assert_int_equal(c.n_batch_sizes, 2);
+    assert_int_equal(c.batch_sizes[1], 3);
+    assert_string_equal(c.full_models, "yolo11n,yolov8s");
+    assert_true(c.memory_mb == 1024); /* untouched keys keep their defaults */
+    /* environment overrides the file; a bad value is ignored with a message */
+    setenv("OCELLUS_BENCH_LATENCY_MS", "900", 1);
+    setenv("OCELLUS_BENCH_ROUNDS", "abc", 1);
+    setenv("OCELLUS_BENCH_CONCURRENCY_LEVELS", "1,2,8", 1);
+    char applied[512];
+    assert_int_equal(bn_config_env(&c, applied, sizeof applied), 2);
+    unsetenv("OCELLUS_BENCH_LATENCY_MS");
+    unsetenv("OCELLUS_BENCH_ROUNDS");
+    unsetenv("OCELLUS_BENCH_CONCURRENCY_LEVELS");
+    assert_true(c.latency_p95_ms == 900);
+    assert_int_equal(c.min_rounds, 7);
+    assert_int_equal(c.n_concurrency, 3);
+    assert_int_equal(c.concurrency[2], 8);
+    /* a key of the wrong type is an error naming the key */
+    const char *bad = "{\"latency\": {\"min_rounds\": \"five\"}}";
+    assert_int_equal(tu_write_file(path, bad, strlen(bad)), 0);
+    assert_int_equal(bn_config_load(&c, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "latency.min_rounds"));
+    const char *broken = "{\"gates\": ";
+    assert_int_equal(tu_write_file(path, broken, strlen(broken)), 0);
+    assert_int_equal(bn_config_load(&c, path, err, sizeof err), -1);
+    remove(path);
+    assert_true(bn_in_list("yolo11n,yolov8s", "yolov8s"));
+    assert_false(bn_in_list("yolo11n,yolov8s", "yolov8"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_pass),
+        cmocka_unit_test(test_each_gate_fails_for_its_reason),
+        cmocka_unit_test(test_errors_are_counted),
+        cmocka_unit_test(test_regression_gate),
+        cmocka_unit_test(test_config_file_and_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
