@@ -211,13 +211,14 @@ int bn_config_load(bn_config *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     cJSON *root = cJSON_ParseWithLength((const char *)buf, len);
-    free(buf);
     if (!root || !cJSON_IsObject(root)) {
-        snprintf(err, errlen, "%s: not a JSON object (near '%.20s')", path,
-                 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+        const char *near = root ? "top level" : cJSON_GetErrorPtr(); /* points into buf */
+        snprintf(err, errlen, "%s: not a JSON object (near '%.20s')", path, near ? near : "?");
         cJSON_Delete(root);
+        free(buf);
         return -1;
     }
+    free(buf);
     char *base = (char *)c;
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &KEYS[i];
