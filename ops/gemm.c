@@ -299,11 +299,12 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
     if (!ctx || !c || batch < 1 || m < 1 || n < 1) return;
     int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
     double work = 2.0 * m * n * (double)(k > 0 ? k : 1);
-    if (batch >= nth && nth > 1 && work < 4e7) {
-        /* many small products: one thread per matrix, each with its own scratch slice */
-        size_t per = ctx->isa == OC_ISA_SCALAR || k < 1 ? 0 : packed_need(m, k, ctx->isa, 1);
-        per = (per + 63) / 64 * 64;
-        int have = ctx->scratch && per && ctx->scratch_bytes >= per * (size_t)nth;
+    size_t per = ctx->isa == OC_ISA_SCALAR || k < 1 ? 0 : packed_need(m, k, ctx->isa, 1);
+    per = (per + 63) / 64 * 64;
+    int have = ctx->scratch && per && ctx->scratch_bytes >= per * (size_t)nth;
+    /* many small products: one thread per matrix, each with its own scratch slice (SIMD
+     * isas without scratch go one matrix at a time through OpenBLAS instead) */
+    if (batch >= nth && nth > 1 && work < 4e7 && (have || ctx->isa == OC_ISA_SCALAR)) {
 #pragma omp parallel num_threads(nth)
         {
             int tid = 0;
@@ -315,14 +316,6 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
             float *sc = have ? (float *)((char *)ctx->scratch + per * (size_t)tid) : NULL;
 #pragma omp for schedule(dynamic, 1)
             for (int bi = 0; bi < batch; bi++) {
-                if (!have && ctx->isa != OC_ISA_SCALAR) {
-                    /* no scratch: the reference loops (OpenBLAS inside our threads would
-                     * oversubscribe) */
-                    gemm_ref(1, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
-                             b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc, NULL,
-                             OC_ACT_NONE);
-                    continue;
-                }
                 gemm_any(&c1, 1, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
                          b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc, NULL,
                          OC_ACT_NONE, sc, have ? per : 0);

@@ -85,8 +85,7 @@ void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const fl
                const float *bias, int out, oc_act act, float *y);
 /* (added by H3) Scratch that lets oc_gemm / oc_gemm_batched / oc_linear use the packed
  * micro-kernels with nthreads threads. With less scratch (or none) they still work: they fall
- * back to OpenBLAS (which allocates internally) or, for batched small products, the
- * reference loops. 0 for the scalar isa. */
+ * back to OpenBLAS (which allocates internally). 0 for the scalar isa. */
 size_t oc_gemm_scratch_bytes(int m, int n, int k, oc_isa isa, int nthreads);
 size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nthreads);
 /* (added by H3) Measured FMA peak in GFLOP/s of nthreads threads running the isa's widest
