@@ -174,6 +174,10 @@ static void test_parity_yolo11n(void **state)
 static void test_parity_yolo11_ltiny(void **state)
 {
     (void)state;
+    if (tu_under_valgrind()) { /* same kernels as yolo11n; minutes under valgrind */
+        fprintf(stderr, "SKIP: yolo11-ltiny parity under valgrind (yolo11n covers the kernels)\n");
+        skip();
+    }
     parity_all_paths("yolo11-ltiny", 0);
 }
 
@@ -182,6 +186,10 @@ static void test_parity_yolo11_ltiny(void **state)
 static void test_fused_export_matches(void **state)
 {
     (void)state;
+    if (tu_under_valgrind()) {
+        fprintf(stderr, "SKIP: fused-export parity under valgrind (a full 320 run)\n");
+        skip();
+    }
     TU_REQUIRE_SHARED("fixtures/yolo11n/model.safetensors");
     TU_REQUIRE_SHARED("fixtures/yolo11n/io.safetensors");
     oc_st_file *f = NULL;
