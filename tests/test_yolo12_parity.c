@@ -2,7 +2,8 @@
  * ../shared/fixtures/yolo12n (n/s path: A2C2f with area attention) and yolo12-ltiny (l/x path:
  * residual A2C2f with gamma, mlp ratio 1.2), on every ISA path the CPU has and 1 and 2
  * threads; synthetic weights (oc_yolo_generate "yolo12"): parameter counts of the reference's
- * summaries, batch items equal to single runs, activations O(1); a missing gamma fails. */
+ * summaries, batch items equal to single runs, activations O(1); a missing gamma fails, a
+ * [1][C][1][1] gamma (ONNX export form) works. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,22 +310,32 @@ static void test_synthetic_batch(void **state)
     oc_model_free(m);
 }
 
-/* the l/x residual form needs its gamma: a fixture without it fails naming the tensor */
-static void test_missing_gamma(void **state)
+/* a copy of the yolo12-ltiny fixture without model.8.gamma (drop4 = 0) or with both gammas
+ * in the [1][C][1][1] form of an ONNX export's folded Mul operand (drop4 = 1) */
+static const char *rewrite_ltiny(int drop4)
 {
-    (void)state;
     const char *rel = "fixtures/yolo12-ltiny/model.safetensors";
-    TU_REQUIRE_SHARED(rel);
     oc_st_file *src;
     assert_int_equal(oc_st_open(tu_shared_path(rel), &src), OC_OK);
     oc_st_writer *w = oc_st_writer_new();
     assert_non_null(w);
+    int n4 = 0;
     for (size_t k = 0; k < oc_st_num_tensors(src); k++) {
         const oc_st_tensor *t = oc_st_tensor_at(src, k);
-        if (!strcmp(t->name, "model.8.gamma")) continue;
+        size_t L = strlen(t->name);
+        int is_gamma = L > 6 && !strcmp(t->name + L - 6, ".gamma");
+        if (is_gamma && !drop4 && !strcmp(t->name, "model.8.gamma")) continue;
+        if (is_gamma && drop4) {
+            int64_t s4[4] = {1, t->shape[0], 1, 1};
+            assert_int_equal(t->ndim, 1);
+            assert_int_equal(oc_st_writer_add(w, t->name, t->dtype, 4, s4, t->data), OC_OK);
+            n4++;
+            continue;
+        }
         assert_int_equal(oc_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data),
                          OC_OK);
     }
+    if (drop4) assert_int_equal(n4, 2);
     static const char *keys[] = {"config", "scale", "depth_multiple", "width_multiple",
                                  "max_channels", "nc"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -334,6 +345,15 @@ static void test_missing_gamma(void **state)
     assert_int_equal(oc_st_writer_save(w, path), OC_OK);
     oc_st_writer_free(w);
     oc_st_close(src);
+    return path;
+}
+
+/* the l/x residual form needs its gamma: a fixture without it fails naming the tensor */
+static void test_missing_gamma(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/yolo12-ltiny/model.safetensors");
+    const char *path = rewrite_ltiny(0);
     oc_model *m = NULL;
     assert_int_not_equal(oc_model_load(path, &m), OC_OK);
     assert_null(m);
@@ -343,6 +363,32 @@ static void test_missing_gamma(void **state)
     unlink(path);
 }
 
+/* gamma stored as [1][C][1][1] gives the reference's output too */
+static void test_gamma_4d(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/yolo12-ltiny/model.safetensors");
+    TU_REQUIRE_SHARED("fixtures/yolo12-ltiny/io.safetensors");
+    const char *path = rewrite_ltiny(1);
+    oc_model *m = NULL;
+    oc_status st = oc_model_load(path, &m);
+    if (st) fprintf(stderr, "load: %s\n", oc_last_error());
+    unlink(path);
+    assert_int_equal(st, OC_OK);
+    oc_st_file *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path("fixtures/yolo12-ltiny/io.safetensors"), &io),
+                     OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_num_threads(s, 1), OC_OK);
+    double worst = 0;
+    run_input(s, io, "images_320");
+    expect_close(s, "output0", io, "output0_320", "yolo12-ltiny (4-d gamma)", &worst);
+    oc_session_free(s);
+    oc_st_close(io);
+    oc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_generate_param_counts),
         cmocka_unit_test(test_synthetic_batch),
         cmocka_unit_test(test_missing_gamma),
+        cmocka_unit_test(test_gamma_4d),
         cmocka_unit_test(test_parity_yolo12n),
         cmocka_unit_test(test_parity_yolo12_ltiny),
     };

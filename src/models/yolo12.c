@@ -241,8 +241,16 @@ static oc_tid y12_scaled_residual(yb *b, oc_tid x, oc_tid y, const char *prefix,
         }
         gen_gamma(gv, c, nm, b->seed);
     }
-    /* the reference's parameter is required in a real model file (optional = 0) */
-    const float *gamma = yb_raw(b, nm, 1, shape, gv, 0);
+    /* the reference's parameter is required in a real model file (optional = 0). A file may
+     * also hold it in the [1][C][1][1] form the forward pass uses (gamma.view(-1, C, 1, 1)):
+     * that is what an ONNX export's constant-folded Mul operand looks like. */
+    int ndim = 1;
+    int64_t shape4[4] = {1, c, 1, 1};
+    if (b->mode == YB_LOAD) {
+        const oc_st_tensor *t = oc_st_find(b->file, nm);
+        if (t && t->ndim == 4) ndim = 4;
+    }
+    const float *gamma = yb_raw(b, nm, ndim, ndim == 4 ? shape4 : shape, gv, 0);
     oc_free(gv);
     if (!gamma || !y12_ok(b)) return OC_NONE;
     if (b->mode != YB_BUILD) return 0;
