@@ -170,6 +170,11 @@ static void test_parity_yolo12n(void **state)
 static void test_parity_yolo12_ltiny(void **state)
 {
     (void)state;
+    if (tu_under_valgrind()) {
+        /* test_gamma_4d runs this fixture's output0 once; keep the valgrind suite short */
+        fprintf(stderr, "SKIP under valgrind: yolo12-ltiny parity on every path\n");
+        skip();
+    }
     parity_all_paths("yolo12-ltiny");
 }
 
@@ -243,7 +248,7 @@ static void test_synthetic_batch(void **state)
     oc_session *s = NULL;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
     assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
-    const int H = 192, W = 256;
+    const int H = tu_under_valgrind() ? 64 : 192, W = tu_under_valgrind() ? 96 : 256;
     size_t img = (size_t)3 * H * W;
     float *x = malloc(2 * img * sizeof(float));
     assert_non_null(x);
