@@ -97,6 +97,22 @@ int oc_onnx_module_path(const char *node_name, char *out, size_t cap)
 }
 
 /* state_dict-like: model.<int>.<ident>(.<ident>)* */
+int oc_onnx_gamma_name(const char *node_name, const char *op_type, int ndim,
+                       const int64_t *dims, char *out, size_t cap)
+{
+    char path[512];
+    if (!op_type || strcmp(op_type, "Mul") || ndim != 4 || !dims || dims[0] != 1 ||
+        dims[1] < 1 || dims[2] != 1 || dims[3] != 1)
+        return -1;
+    if (oc_onnx_module_path(node_name, path, sizeof path)) return -1;
+    /* exactly "model.<digits>" */
+    if (strncmp(path, "model.", 6) || !path[6]) return -1;
+    for (const char *q = path + 6; *q; q++)
+        if (!isdigit((unsigned char)*q)) return -1;
+    int n = snprintf(out, cap, "%s.gamma", path);
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
 static int state_dict_like(const char *s)
 {
     if (strncmp(s, "model.", 6)) return 0;
@@ -446,6 +462,23 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
         st = oc_error(OC_ERR_UNSUPPORTED, "%s: the graph has no Conv nodes: not an ultralytics "
                       "YOLO export", onnx_path);
         goto done;
+    }
+    /* YOLO12 l/x residual scales: gamma folded into an unnamed Mul operand */
+    for (int i = 0; i < m->n_nodes; i++) {
+        const oc_onnx_node *nd = &m->nodes[i];
+        if (strcmp(nd->op_type, "Mul")) continue;
+        for (int k = 0; k < nd->n_inputs; k++) {
+            const oc_onnx_tensor *t = oc_onnx_find_init(m, nd->inputs[k]);
+            char gname[560];
+            if (!t || used[t - m->inits] ||
+                oc_onnx_gamma_name(nd->name, nd->op_type, t->ndim, t->dims, gname, sizeof gname))
+                continue;
+            used[t - m->inits] = 1;
+            if ((st = add_onnx_tensor(w, m, t, gname))) {
+                oc_error_prefix(st, "Mul node '%s': ", nd->name);
+                goto done;
+            }
+        }
     }
     /* other state_dict-like float initializers are kept under their names */
     for (int i = 0; i < m->n_inits; i++) {

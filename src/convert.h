@@ -30,6 +30,13 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
  * parent's name plus ".i" is that parent's i-th child; the last component, the op, is
  * dropped). Returns 0, or -1 when the name is not of that form or does not fit in cap. */
 int oc_onnx_module_path(const char *node_name, char *out, size_t cap);
+/* YOLO12's residual A2C2f (scales l/x) computes x + gamma * cv2(...); the export folds the
+ * nn.Parameter gamma into an unnamed initializer ("onnx::Mul_123", shape [1,C,1,1]) feeding a
+ * Mul node named "/model.N/Mul". Given such a node and operand, writes "model.N.gamma" to out
+ * and returns 0; returns -1 for anything else (other ops, deeper scopes such as SiLU's
+ * "/model.6/cv1/act/Mul", or other shapes such as Detect's [1,A] strides). */
+int oc_onnx_gamma_name(const char *node_name, const char *op_type, int ndim,
+                       const int64_t *dims, char *out, size_t cap);
 /* The reference's scale table: depth_multiple, width_multiple, max_channels of arch/scale.
  * Returns 0 when arch or scale is unknown. */
 int oc_convert_scale_table(const char *arch, const char *scale, double *depth, double *width,

@@ -554,6 +554,24 @@ static void test_module_path(void **state)
     assert_int_equal(oc_onnx_module_path("/model.2/cv1/conv/Conv", b, 16), -1);
 }
 
+static void test_gamma_name(void **state)
+{
+    (void)state;
+    char out[64];
+    const int64_t g4[4] = {1, 256, 1, 1}, strides[2] = {1, 8400}, bad4[4] = {2, 256, 1, 1};
+    assert_int_equal(oc_onnx_gamma_name("/model.6/Mul", "Mul", 4, g4, out, sizeof out), 0);
+    assert_string_equal(out, "model.6.gamma");
+    assert_int_equal(oc_onnx_gamma_name("/model.14/Mul_1", "Mul", 4, g4, out, sizeof out), 0);
+    assert_string_equal(out, "model.14.gamma");
+    /* SiLU inside a submodule, Detect's strides, other ops and shapes are not gamma */
+    assert_int_equal(oc_onnx_gamma_name("/model.6/cv1/act/Mul", "Mul", 4, g4, out, sizeof out), -1);
+    assert_int_equal(oc_onnx_gamma_name("/model.21/Mul", "Mul", 2, strides, out, sizeof out), -1);
+    assert_int_equal(oc_onnx_gamma_name("/model.6/Add", "Add", 4, g4, out, sizeof out), -1);
+    assert_int_equal(oc_onnx_gamma_name("/model.6/Mul", "Mul", 4, bad4, out, sizeof out), -1);
+    assert_int_equal(oc_onnx_gamma_name("/foo.6/Mul", "Mul", 4, g4, out, sizeof out), -1);
+    assert_int_equal(oc_onnx_gamma_name("/model.6/Mul", "Mul", 4, g4, out, 8), -1); /* too small */
+}
+
 static void test_scale_table(void **state)
 {
     (void)state;
@@ -734,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_truncations_and_corruptions),
         cmocka_unit_test(test_names_dict),
         cmocka_unit_test(test_module_path),
+        cmocka_unit_test(test_gamma_name),
         cmocka_unit_test(test_scale_table),
         cmocka_unit_test(test_convert_crafted_errors),
         cmocka_unit_test(test_convert_yolo11n),
