@@ -474,6 +474,8 @@ static int recommendations(const bn_run *r, char rec[][768], int max)
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
         if (v->skipped || v->e2e.n == 0 || v->conc.resp_ms.n == 0 || v->throughput <= 0) continue;
+        /* only a fair comparison: the K callers together use no more threads than one caller */
+        if (v->conc.k * v->conc.threads_per_session > r->env.threads) continue;
         if (v->conc.throughput > 1.15 * v->throughput) {
             size_t l = strlen(cgain);
             snprintf(cgain + l, sizeof cgain - l, "%s%s %.2f vs %.2f img/s", n_cgain ? ", " : "",
