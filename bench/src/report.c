@@ -489,10 +489,13 @@ static int recommendations(const bn_run *r, char rec[][768], int max)
                  r->cfg.gate_concurrency, cgain);
     /* concurrency: does splitting the cores between callers help throughput? */
     double t1 = 0, tbest = 0;
-    int kbest = 0;
+    int kbest = 0, fair_k = 0;
     const char *cm = "";
     for (int i = 0; i < r->n_conc; i++) {
         if (r->conc[i].k == 1) t1 = r->conc[i].throughput;
+        /* fair comparisons only: the K callers together use no more threads than one caller */
+        if (r->conc[i].k * r->conc[i].threads_per_session > r->env.threads) continue;
+        if (r->conc[i].k > 1) fair_k++;
         if (r->conc[i].throughput > tbest) {
             tbest = r->conc[i].throughput;
             kbest = r->conc[i].k;
@@ -503,7 +506,7 @@ static int recommendations(const bn_run *r, char rec[][768], int max)
         snprintf(rec[n++], 768, "%s: %d concurrent sessions give %.2f img/s against %.2f with one "
                                 "session using every core (+%.0f%%): serve with several sessions "
                                 "of fewer threads each.", cm, kbest, tbest, t1, 100 * (tbest / t1 - 1));
-    else if (n < max && t1 > 0)
+    else if (n < max && t1 > 0 && fair_k > 0)
         snprintf(rec[n++], 768, "%s: concurrent sessions do not raise throughput above one session "
                                 "using every core (%.2f img/s): the kernels already use the cores.",
                  r->n_conc ? r->conc[0].model : "", t1);
@@ -846,7 +849,8 @@ static void svg_line(FILE *f, const char *title, const char *xunit, const char *
         ymin = fmin(ymin, y[i]); ymax = fmax(ymax, y[i]);
     }
     if (xmax <= xmin) xmax = xmin + 1;
-    double pad = (ymax - ymin) * 0.1 + fabs(ymax) * 1e-3 + 1e-9;
+    double pad = (ymax - ymin) * 0.1;
+    if (pad < fabs(ymax) * 1e-3 + 1e-9) pad = fabs(ymax) * 0.01 + 1; /* a flat series */
     ymin -= pad;
     ymax += pad;
     double pw = W - L - R, ph = H - T - B;
@@ -856,7 +860,7 @@ static void svg_line(FILE *f, const char *title, const char *xunit, const char *
     fprintf(f, "</text>\n");
     for (int k = 0; k <= 4; k++) {
         double yy = T + ph - ph * k / 4.0;
-        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' font-size='11' text-anchor='end'>%.7g</text>\n",
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' font-size='11' text-anchor='end'>%.6g</text>\n",
                 L, yy, W - R, yy, L - 6, yy + 4, ymin + (ymax - ymin) * k / 4.0);
         double xx = L + pw * k / 4.0;
         fprintf(f, "<text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%.4g</text>", xx, H - B + 16, xmin + (xmax - xmin) * k / 4.0);
