@@ -38,6 +38,8 @@ BIN=$BUILD/ocellus-bench
 if [ ! -x "$BIN" ]; then echo "bench-callgrind: $BIN not built" >&2; exit 2; fi
 if ! command -v valgrind >/dev/null; then echo "bench-callgrind: valgrind not installed" >&2; exit 2; fi
 ts=$(date -u +%Y%m%d-%H%M%S)
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit+uncommitted"
 out=bench/results/$ts-callgrind
 mkdir -p "$out"
 img=$out/test_640x480_medium.jpg
@@ -62,9 +64,8 @@ total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
 if [ -z "$total" ]; then echo "bench-callgrind: no instruction total in $dump" >&2; exit 1; fi
 per=$(awk -v t="$total" -v n="$N" 'BEGIN{printf "%.0f", t / n}')
 info=$(cat "$out/run.txt")
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-printf 'model=%s instructions_per_inference=%s inferences=%s %s commit=%s date=%s valgrind=%s\n' \
-  "$name" "$per" "$N" "$info" "$commit" "$ts" "$(valgrind --version)" > "$out/callgrind.txt"
+printf 'model=%s instructions_per_inference=%s %s commit=%s date=%s valgrind=%s\n' \
+  "$name" "$per" "$info" "$commit" "$ts" "$(valgrind --version)" > "$out/callgrind.txt"
 echo "bench-callgrind: $name: $(printf "%'d" "$per" 2>/dev/null || echo "$per") instructions per inference ($info), $((t1 - t0)) s under valgrind; details in $out (callgrind_annotate $dump)"
 base=bench/baselines/callgrind-$name.txt
 status=0
