@@ -764,10 +764,13 @@ static const char *PALETTE[MAXSER] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"
 static void svg_bars(FILE *f, const chart *c)
 {
     const int W = 1000, H = 350, L = 70, R = 20, T = 60, B = 70;
-    double mx = c->limit > 0 ? c->limit : 0;
+    double dmax = 0;
     for (int s = 0; s < c->nser; s++)
         for (int i = 0; i < c->n; i++)
-            if (isfinite(c->vals[s][i]) && c->vals[s][i] > mx) mx = c->vals[s][i];
+            if (isfinite(c->vals[s][i]) && c->vals[s][i] > dmax) dmax = c->vals[s][i];
+    /* a limit far above every bar would flatten them: scale to the data, say so in the legend */
+    int limit_off = c->limit > 0 && dmax < 0.25 * c->limit;
+    double mx = (c->limit > 0 && !limit_off && c->limit > dmax) ? c->limit : dmax;
     mx = nice_max(mx * 1.05);
     double pw = W - L - R, ph = H - T - B;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='100%%' role='img'>\n", W, H);
@@ -813,7 +816,11 @@ static void svg_bars(FILE *f, const chart *c)
         hesc(f, c->labels[i]);
         fprintf(f, "</text>\n");
     }
-    if (c->limit > 0) {
+    if (limit_off) {
+        fprintf(f, "<text x='%d' y='43' font-size='12' fill='#e15759' text-anchor='end'>", W - R);
+        hesc(f, c->limit_label);
+        fprintf(f, " (off the scale: every bar is under a quarter of it)</text>\n");
+    } else if (c->limit > 0) {
         double y = T + ph - ph * c->limit / mx;
         fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#e15759' stroke-width='2' stroke-dasharray='6 4'/>", L, y, W - R, y);
         fprintf(f, "<line x1='%d' y1='38' x2='%d' y2='38' stroke='#e15759' stroke-width='2' stroke-dasharray='6 4'/>", W - R - 150, W - R - 124);
