@@ -16,86 +16,10 @@
 #include "internal.h"
 #include "models/yolo_common.h"
 #include "safetensors.h"
+#include "parity.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */
-static float *load_ref(oc_st_file *io, const char *name, oc_tensor *shape_out)
-{
-    const oc_st_tensor *t = oc_st_find(io, name);
-    if (!t) return NULL;
-    float *p = NULL;
-    int64_t any[OC_ST_MAX_DIMS];
-    for (int i = 0; i < OC_ST_MAX_DIMS; i++) any[i] = -1;
-    if (oc_st_load_f32(io, name, t->ndim, any, &p) != OC_OK) {
-        fprintf(stderr, "%s\n", oc_last_error());
-        return NULL;
-    }
-    if (shape_out) {
-        memset(shape_out, 0, sizeof *shape_out);
-        shape_out->name = t->name;
-        shape_out->ndim = t->ndim;
-        for (int i = 0; i < t->ndim; i++) shape_out->dims[i] = t->shape[i];
-        shape_out->data = p;
-    }
-    return p;
-}
-
-static int same_shape(const oc_tensor *a, const oc_tensor *b)
-{
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->dims[i] != b->dims[i]) return 0;
-    return 1;
-}
-
-static size_t numel_of(const oc_tensor *t)
-{
-    size_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= (size_t)t->dims[i];
-    return n;
-}
-
-/* compare a session tensor with the reference: |diff| <= 1e-3 * max|ref| */
-static void expect_close(const oc_session *s, const char *ours, oc_st_file *io,
-                         const char *ref_name, const char *ctx, double *worst)
-{
-    oc_tensor ref, got;
-    float *r = load_ref(io, ref_name, &ref);
-    assert_non_null(r);
-    oc_status st = oc_session_tensor(s, ours, &got);
-    if (st != OC_OK) fprintf(stderr, "%s: %s: %s\n", ctx, ours, oc_last_error());
-    assert_int_equal(st, OC_OK);
-    if (!same_shape(&ref, &got)) {
-        fprintf(stderr, "%s: %s: shape mismatch (ndim %d vs %d, dim1 %lld vs %lld)\n", ctx, ours,
-                got.ndim, ref.ndim, (long long)got.dims[1], (long long)ref.dims[1]);
-        fail();
-    }
-    size_t n = numel_of(&ref);
-    float mx = tu_max_abs(r, n);
-    float d = tu_max_abs_diff(got.data, r, n);
-    double rel = mx > 0 ? d / mx : d;
-    if (rel > *worst) *worst = rel;
-    if (!(d <= 1e-3f * mx)) {
-        fprintf(stderr, "%s: %s vs %s: max |diff| %g > 1e-3 * max|ref| (%g)\n", ctx, ours,
-                ref_name, (double)d, (double)mx);
-        oc_free(r);
-        fail();
-    }
-    oc_free(r);
-}
-
-static void run_input(oc_session *s, oc_st_file *io, const char *name)
-{
-    oc_tensor in;
-    float *x = load_ref(io, name, &in);
-    assert_non_null(x);
-    in.name = "images";
-    oc_status st = oc_session_run(s, &in, 1);
-    if (st != OC_OK) fprintf(stderr, "run %s: %s\n", name, oc_last_error());
-    oc_free(x);
-    assert_int_equal(st, OC_OK);
-}
-
 /* one fixture on one (isa, threads): every layerN_320 and output0_320 (and output0_640) */
 static void parity_case(const char *fixture, oc_isa isa, int threads, int do640)
 {
@@ -121,21 +45,21 @@ static void parity_case(const char *fixture, oc_isa isa, int threads, int do640)
     assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
 
     double worst = 0;
-    run_input(s, io, "images_320");
+    tu_run_input(s, io, "images_320");
     int nlayers = 0;
     for (int i = 0; i < 64; i++) {
         char ref[32], ours[32];
         snprintf(ref, sizeof ref, "layer%d_320", i);
         snprintf(ours, sizeof ours, "layer%d", i);
         if (!oc_st_find(io, ref)) continue;
-        expect_close(s, ours, io, ref, ctx, &worst);
+        tu_expect_close(s, ours, io, ref, ctx, &worst);
         nlayers++;
     }
     assert_true(nlayers >= 23);
-    expect_close(s, "output0", io, "output0_320", ctx, &worst);
+    tu_expect_close(s, "output0", io, "output0_320", ctx, &worst);
     if (do640) {
-        run_input(s, io, "images_640");
-        expect_close(s, "output0", io, "output0_640", ctx, &worst);
+        tu_run_input(s, io, "images_640");
+        tu_expect_close(s, "output0", io, "output0_640", ctx, &worst);
     }
     fprintf(stderr, "  %s: %d layers + output0%s within tolerance, worst diff %.2e of max|ref|\n",
             ctx, nlayers, do640 ? " (320, 640)" : " (320)", worst);
@@ -265,8 +189,8 @@ static void test_fused_export_matches(void **state)
     oc_session *s = NULL;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
     double worst = 0;
-    run_input(s, io, "images_320");
-    expect_close(s, "output0", io, "output0_320", "yolo11n fused", &worst);
+    tu_run_input(s, io, "images_320");
+    tu_expect_close(s, "output0", io, "output0_320", "yolo11n fused", &worst);
     oc_session_free(s);
     oc_st_close(io);
     oc_model_free(m);
@@ -386,7 +310,7 @@ static void check_synthetic_output(const oc_session *s, const oc_tensor *o, int 
         oc_tensor t;
         snprintf(nm, sizeof nm, "layer%d", i);
         assert_int_equal(oc_session_tensor(s, nm, &t), OC_OK);
-        float mx = tu_max_abs(t.data, numel_of(&t));
+        float mx = tu_max_abs(t.data, tu_numel(&t));
         if (!(mx > 0.05f && mx < 100.0f)) {
             fprintf(stderr, "%s: max |x| = %g (not O(1))\n", nm, (double)mx);
             fail();
