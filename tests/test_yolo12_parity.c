@@ -24,53 +24,7 @@
 /* the family's descriptor: the registry must hand out this very object */
 extern const oc_arch oc_arch_yolo12;
 
-static void parity_case(const char *fixture, oc_isa isa, int threads, int do640)
-{
-    char mpath[256], iopath[256], ctx[128];
-    snprintf(mpath, sizeof mpath, "fixtures/%s/model.safetensors", fixture);
-    snprintf(iopath, sizeof iopath, "fixtures/%s/io.safetensors", fixture);
-    snprintf(ctx, sizeof ctx, "%s [%s, %d thread(s)]", fixture, oc_isa_name(isa), threads);
-
-    oc_isa old = oc_get_isa();
-    assert_int_equal(oc_set_isa(isa), OC_OK);
-    oc_model *m = NULL;
-    oc_status st = oc_model_load(tu_shared_path(mpath), &m);
-    oc_set_isa(old);
-    if (st != OC_OK) fprintf(stderr, "%s: load: %s\n", ctx, oc_last_error());
-    assert_int_equal(st, OC_OK);
-    assert_string_equal(oc_model_arch(m), "yolo12");
-
-    oc_st_file *io = NULL;
-    assert_int_equal(oc_st_open(tu_shared_path(iopath), &io), OC_OK);
-    oc_session *s = NULL;
-    assert_int_equal(oc_session_create(m, &s), OC_OK);
-    assert_int_equal(oc_session_set_num_threads(s, threads), OC_OK);
-    assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
-
-    double worst = 0;
-    tu_run_input(s, io, "images_320");
-    int nlayers = 0;
-    for (int i = 0; i < 64; i++) {
-        char ref[32], ours[32];
-        snprintf(ref, sizeof ref, "layer%d_320", i);
-        snprintf(ours, sizeof ours, "layer%d", i);
-        if (!oc_st_find(io, ref)) continue;
-        tu_expect_close(s, ours, io, ref, ctx, &worst);
-        nlayers++;
-    }
-    assert_int_equal(nlayers, 21); /* layers 0..20 of yolo12.yaml */
-    tu_expect_close(s, "output0", io, "output0_320", ctx, &worst);
-    if (do640) {
-        tu_run_input(s, io, "images_640");
-        tu_expect_close(s, "output0", io, "output0_640", ctx, &worst);
-    }
-    fprintf(stderr, "  %s: %d layers + output0%s within tolerance, worst diff %.2e of max|ref|\n",
-            ctx, nlayers, do640 ? " (320, 640)" : " (320)", worst);
-    oc_session_free(s);
-    oc_st_close(io);
-    oc_model_free(m);
-}
-
+/* parity cases via tu_parity_case (tests/util/parity.c): layers 0..20 of yolo12.yaml */
 static void parity_all_paths(const char *fixture)
 {
     char rel[256];
@@ -79,15 +33,16 @@ static void parity_all_paths(const char *fixture)
     snprintf(rel, sizeof rel, "fixtures/%s/io.safetensors", fixture);
     TU_REQUIRE_SHARED(rel);
     if (tu_under_valgrind()) {
-        parity_case(fixture, oc_cpu_best_isa() >= OC_ISA_AVX2 ? OC_ISA_AVX2 : OC_ISA_SCALAR, 1, 0);
+        tu_parity_case(fixture, "yolo12", 21,
+                       oc_cpu_best_isa() >= OC_ISA_AVX2 ? OC_ISA_AVX2 : OC_ISA_SCALAR, 1, 0);
         return;
     }
     int did640 = 0;
     for (int isa = OC_ISA_SCALAR; isa <= (int)oc_cpu_best_isa(); isa++) {
-        parity_case(fixture, (oc_isa)isa, 1, 0);
+        tu_parity_case(fixture, "yolo12", 21, (oc_isa)isa, 1, 0);
         /* 640 once (on the best path) to keep the suite short */
         int last = isa == (int)oc_cpu_best_isa();
-        parity_case(fixture, (oc_isa)isa, 2, last && !did640);
+        tu_parity_case(fixture, "yolo12", 21, (oc_isa)isa, 2, last && !did640);
         did640 |= last;
     }
 }

@@ -19,56 +19,7 @@
 #include "parity.h"
 #include "testutil.h"
 
-/* ---- helpers ---- */
-/* one fixture on one (isa, threads): every layerN_320 and output0_320 (and output0_640) */
-static void parity_case(const char *fixture, oc_isa isa, int threads, int do640)
-{
-    char mpath[256], iopath[256], ctx[128];
-    snprintf(mpath, sizeof mpath, "fixtures/%s/model.safetensors", fixture);
-    snprintf(iopath, sizeof iopath, "fixtures/%s/io.safetensors", fixture);
-    snprintf(ctx, sizeof ctx, "%s [%s, %d thread(s)]", fixture, oc_isa_name(isa), threads);
-
-    oc_isa old = oc_get_isa();
-    assert_int_equal(oc_set_isa(isa), OC_OK);
-    oc_model *m = NULL;
-    oc_status st = oc_model_load(tu_shared_path(mpath), &m);
-    oc_set_isa(old);
-    if (st != OC_OK) fprintf(stderr, "%s: load: %s\n", ctx, oc_last_error());
-    assert_int_equal(st, OC_OK);
-    assert_string_equal(oc_model_arch(m), "yolo11");
-
-    oc_st_file *io = NULL;
-    assert_int_equal(oc_st_open(tu_shared_path(iopath), &io), OC_OK);
-    oc_session *s = NULL;
-    assert_int_equal(oc_session_create(m, &s), OC_OK);
-    assert_int_equal(oc_session_set_num_threads(s, threads), OC_OK);
-    assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
-
-    double worst = 0;
-    tu_run_input(s, io, "images_320");
-    int nlayers = 0;
-    for (int i = 0; i < 64; i++) {
-        char ref[32], ours[32];
-        snprintf(ref, sizeof ref, "layer%d_320", i);
-        snprintf(ours, sizeof ours, "layer%d", i);
-        if (!oc_st_find(io, ref)) continue;
-        tu_expect_close(s, ours, io, ref, ctx, &worst);
-        nlayers++;
-    }
-    assert_true(nlayers >= 23);
-    tu_expect_close(s, "output0", io, "output0_320", ctx, &worst);
-    if (do640) {
-        tu_run_input(s, io, "images_640");
-        tu_expect_close(s, "output0", io, "output0_640", ctx, &worst);
-    }
-    fprintf(stderr, "  %s: %d layers + output0%s within tolerance, worst diff %.2e of max|ref|\n",
-            ctx, nlayers, do640 ? " (320, 640)" : " (320)", worst);
-    oc_session_free(s);
-    oc_st_close(io);
-    oc_model_free(m);
-}
-
-/* all640: the 640 case on every path (else only on the path in use) */
+/* parity cases via tu_parity_case (tests/util/parity.c): layers 0..22 of yolo11.yaml */
 static void parity_all_paths(const char *fixture, int all640)
 {
     char rel[256];
@@ -79,13 +30,14 @@ static void parity_all_paths(const char *fixture, int all640)
     /* every path up to the one in use (OCELLUS_ISA=avx2 caps it, e.g. under valgrind) */
     const oc_isa top = oc_get_isa();
     if (tu_under_valgrind()) {
-        parity_case(fixture, top >= OC_ISA_AVX2 ? OC_ISA_AVX2 : OC_ISA_SCALAR, 1, 0);
+        tu_parity_case(fixture, "yolo11", 23,
+                       top >= OC_ISA_AVX2 ? OC_ISA_AVX2 : OC_ISA_SCALAR, 1, 0);
         return;
     }
     for (int isa = OC_ISA_SCALAR; isa <= (int)top; isa++) {
-        parity_case(fixture, (oc_isa)isa, 1, 0);
+        tu_parity_case(fixture, "yolo11", 23, (oc_isa)isa, 1, 0);
         /* the 640 case once per path */
-        parity_case(fixture, (oc_isa)isa, 2, all640 || isa == (int)top);
+        tu_parity_case(fixture, "yolo11", 23, (oc_isa)isa, 2, all640 || isa == (int)top);
     }
 }
 

@@ -80,3 +80,51 @@ void tu_run_input(oc_session *s, oc_st_file *io, const char *name)
     oc_free(x);
     assert_int_equal(st, OC_OK);
 }
+
+void tu_parity_case(const char *fixture, const char *arch, int nlayers_expected, oc_isa isa,
+                    int threads, int do640)
+{
+    char mpath[256], iopath[256], ctx[128];
+    snprintf(mpath, sizeof mpath, "fixtures/%s/model.safetensors", fixture);
+    snprintf(iopath, sizeof iopath, "fixtures/%s/io.safetensors", fixture);
+    snprintf(ctx, sizeof ctx, "%s [%s, %d thread(s)]", fixture, oc_isa_name(isa), threads);
+
+    oc_isa old = oc_get_isa();
+    assert_int_equal(oc_set_isa(isa), OC_OK);
+    oc_model *m = NULL;
+    oc_status st = oc_model_load(tu_shared_path(mpath), &m);
+    oc_set_isa(old);
+    if (st != OC_OK) fprintf(stderr, "%s: load: %s\n", ctx, oc_last_error());
+    assert_int_equal(st, OC_OK);
+    assert_string_equal(oc_model_arch(m), arch);
+
+    oc_st_file *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path(iopath), &io), OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_num_threads(s, threads), OC_OK);
+    assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
+
+    double worst = 0;
+    tu_run_input(s, io, "images_320");
+    int nlayers = 0;
+    for (int i = 0; i < 64; i++) {
+        char ref[32], ours[32];
+        snprintf(ref, sizeof ref, "layer%d_320", i);
+        snprintf(ours, sizeof ours, "layer%d", i);
+        if (!oc_st_find(io, ref)) continue;
+        tu_expect_close(s, ours, io, ref, ctx, &worst);
+        nlayers++;
+    }
+    assert_int_equal(nlayers, nlayers_expected);
+    tu_expect_close(s, "output0", io, "output0_320", ctx, &worst);
+    if (do640) {
+        tu_run_input(s, io, "images_640");
+        tu_expect_close(s, "output0", io, "output0_640", ctx, &worst);
+    }
+    fprintf(stderr, "  %s: %d layers + output0%s within tolerance, worst diff %.2e of max|ref|\n",
+            ctx, nlayers, do640 ? " (320, 640)" : " (320)", worst);
+    oc_session_free(s);
+    oc_st_close(io);
+    oc_model_free(m);
+}

@@ -19,4 +19,11 @@ void tu_expect_close(const oc_session *s, const char *ours, oc_st_file *io,
 /* Run the session on the stored tensor `name` as its "images" input; fail on error. */
 void tu_run_input(oc_session *s, oc_st_file *io, const char *name);
 
+/* One fixture (../shared/fixtures/<fixture>) on one (isa, threads): load model.safetensors
+ * (packed for isa), check its arch, run images_320 with every layer kept, and require each
+ * layerN_320 (exactly nlayers_expected of them) and output0_320 -- and with do640 output0_640
+ * -- to pass tu_expect_close. */
+void tu_parity_case(const char *fixture, const char *arch, int nlayers_expected, oc_isa isa,
+                    int threads, int do640);
+
 #endif
