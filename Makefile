@@ -17,18 +17,18 @@ AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
 LDLIBS_ALL := -fopenmp -lopenblas -lpng -ljpeg -lcjson -lm -lpthread $(SAN) $(LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/*.c src/models/*.c ops/*.c))
+LIB_SRC  := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c ops/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(sort $(wildcard tools/*.c))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c tests/*/test_*.c tests/*/*/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(wildcard tests/util/*.c)
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/src/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 BENCH_OPS_SRC := $(wildcard bench/ops/*.c)
-HDRS := $(wildcard include/*.h src/*.h ops/*.h tests/util/*.h bench/src/*.h)
+HDRS := $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h ops/*.h tests/util/*.h bench/src/*.h)
 
 .SECONDARY:
 
