@@ -280,14 +280,35 @@ static oc_status write_meta(oc_st_writer *w, const char *out_path, const char *a
 static oc_status save_and_verify(oc_st_writer *w, const char *out_path)
 {
     size_t l = strlen(out_path);
+    /* a missing or read-only directory: say so about the file the user asked for */
+    char *dir = oc_malloc(l + 2);
+    if (!dir) return oc_error(OC_ERR_NOMEM, "%s: out of memory", out_path);
+    memcpy(dir, out_path, l + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, l + 2, ".");
+    else if (slash == dir) slash[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK) != 0) {
+        int e = errno;
+        oc_status err = oc_error(OC_ERR_IO, "%s: cannot write: directory %s: %s", out_path, dir,
+                                 strerror(e));
+        oc_free(dir);
+        return err;
+    }
+    oc_free(dir);
     char *tmp = oc_malloc(l + 32);
     if (!tmp) return oc_error(OC_ERR_NOMEM, "%s: out of memory", out_path);
     snprintf(tmp, l + 32, "%s.tmp%ld", out_path, (long)getpid());
     oc_status st = oc_st_writer_save(w, tmp);
     if (st) {
+        /* the writer's message names its own temporary file inside ours: name the user's */
+        int e = errno;
         unlink(tmp);
         oc_free(tmp);
-        return st;
+        if (st == OC_ERR_IO)
+            return oc_error(OC_ERR_IO, "%s: cannot write%s%s", out_path, e ? ": " : "",
+                            e ? strerror(e) : "");
+        return oc_error_prefix(st, "%s: ", out_path);
     }
     oc_model *m = NULL;
     st = oc_model_load(tmp, &m);

@@ -45,7 +45,10 @@ static int env_int(const char *name, int def)
     if (!s || !*s) return def;
     char *end;
     long v = strtol(s, &end, 10);
-    if (*end || v < 1 || v > 1024) return def;
+    if (end == s || *end || v < 1 || v > 1024) {
+        oc_log(OC_LOG_WARN, "%s=%s is not a count in 1..1024; using %d", name, s, def);
+        return def;
+    }
     return (int)v;
 }
 

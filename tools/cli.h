@@ -13,7 +13,12 @@ typedef struct {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    /* optional: what the summary lists, from the table the code uses (e.g. gen's archs) */
+    void (*detail)(char *buf, size_t n);
 } oc_cli_command;
+
+/* gen's architectures, from the library's generator table ("yolo11, yolov8, yolo12") */
+void cli_gen_archs(char *buf, size_t n);
 
 int cmd_info(int argc, char **argv);
 int cmd_detect(int argc, char **argv);

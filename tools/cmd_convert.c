@@ -9,7 +9,7 @@
 static void convert_usage(FILE *f)
 {
     fprintf(f,
-            "usage: ocellus convert --input MODEL.onnx|STATE_DICT.safetensors -o OUT.safetensors\n"
+            "usage: ocellus convert [--input] MODEL.onnx|STATE_DICT.safetensors -o OUT.safetensors\n"
             "                       [--arch yolo11|yolov8|yolo12] [--scale n|s|m|l|x] [--classes N]\n"
             "\n"
             "  --input FILE   an ultralytics ONNX export (`yolo export format=onnx`): weights are\n"
@@ -68,8 +68,12 @@ int cmd_convert(int argc, char **argv)
             }
             classes = (int)v;
             continue;
+        } else if (a[0] != '-' && !in) { /* `convert FILE -o OUT`, as `info FILE` */
+            in = a;
+            continue;
         } else {
-            fprintf(stderr, "ocellus convert: unknown option '%s'\n\n", a);
+            fprintf(stderr, "ocellus convert: %s '%s'\n\n",
+                    a[0] == '-' ? "unknown option" : "unexpected argument", a);
             convert_usage(stderr);
             return OC_EXIT_USAGE;
         }
@@ -80,7 +84,7 @@ int cmd_convert(int argc, char **argv)
         *dst = argv[++i];
     }
     if (!in || !out) {
-        fprintf(stderr, "ocellus convert: --input and -o are required\n\n");
+        fprintf(stderr, "ocellus convert: an input file and -o are required\n\n");
         convert_usage(stderr);
         return OC_EXIT_USAGE;
     }

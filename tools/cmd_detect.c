@@ -160,6 +160,21 @@ static void annotate(oc_image *img, const oc_detections *d)
     }
 }
 
+static int sl_has(const strlist *l, const char *s)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i], s)) return 1;
+    return 0;
+}
+
+/* 1 when png is not the plain DIR/NAME.png of base b */
+static int k_differs(const char *png, const char *dir, const char *b, int bl)
+{
+    char plain[4096];
+    snprintf(plain, sizeof plain, "%s/%.*s.png", dir, bl, b);
+    return strcmp(png, plain) != 0;
+}
+
 static const char *base_of(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -169,7 +184,7 @@ static const char *base_of(const char *p)
 int cmd_detect(int argc, char **argv)
 {
     const char *model_path = NULL, *out_path = NULL, *json_path = NULL;
-    strlist images = {0}, image_args = {0};
+    strlist images = {0}, image_args = {0}, written = {0};
     oc_detect_options opt;
     oc_detect_options_default(&opt);
     int threads = 0, rc = OC_EXIT_OK;
@@ -184,9 +199,18 @@ int cmd_detect(int argc, char **argv)
             opt.agnostic_nms = 1;
             continue;
         }
-        if (i + 1 >= argc || strncmp(a, "--", 2)) {
-            fprintf(stderr, "ocellus detect: %s '%s'\n\n",
-                    strncmp(a, "--", 2) ? "unexpected argument" : "missing value for", a);
+        static const char *const takes_value[] = {"--model", "--image", "--out", "--json",
+                                                  "--conf", "--iou", "--max-det", "--imgsz",
+                                                  "--threads"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
+            known |= !strcmp(a, takes_value[k]);
+        if (!known || i + 1 >= argc) {
+            if (!known)
+                fprintf(stderr, "ocellus detect: %s '%s'\n\n",
+                        strncmp(a, "-", 1) ? "unexpected argument" : "unknown option", a);
+            else
+                fprintf(stderr, "ocellus detect: %s needs a value\n\n", a);
             detect_usage(stderr);
             sl_free(&image_args);
             return OC_EXIT_USAGE;
@@ -311,10 +335,17 @@ int cmd_detect(int argc, char **argv)
         if (out_path) {
             char png[4096];
             if (many) {
+                /* a/x.jpg and b/x.png would both be DIR/x.png: later ones get x-2.png, ... */
                 const char *b = base_of(ip);
                 const char *dot = strrchr(b, '.');
                 int bl = dot ? (int)(dot - b) : (int)strlen(b);
                 snprintf(png, sizeof png, "%s/%.*s.png", out_path, bl, b);
+                for (int k = 2; sl_has(&written, png); k++)
+                    snprintf(png, sizeof png, "%s/%.*s-%d.png", out_path, bl, b, k);
+                if (k_differs(png, out_path, b, bl))
+                    fprintf(stderr, "ocellus detect: %s: another image has the same name; "
+                                    "writing %s\n", ip, png);
+                sl_push(&written, png);
             } else {
                 snprintf(png, sizeof png, "%s", out_path);
             }
@@ -337,5 +368,6 @@ int cmd_detect(int argc, char **argv)
     oc_session_free(sess);
     oc_model_free(model);
     sl_free(&images);
+    sl_free(&written);
     return rc;
 }

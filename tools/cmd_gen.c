@@ -8,21 +8,29 @@
 #include "cli.h"
 #include "models/yolo_common.h"
 
+void cli_gen_archs(char *buf, size_t n) { oc_yolo_gen_archs(buf, n); }
+
 static void gen_usage(FILE *f)
 {
+    char archs[256], bars[256];
+    oc_yolo_gen_archs(archs, sizeof archs);
+    size_t k = 0;
+    for (const char *p = archs; *p && k + 1 < sizeof bars; p++) /* "a, b" -> "a|b" */
+        if (*p != ' ') bars[k++] = *p == ',' ? '|' : *p;
+    bars[k] = '\0';
     fprintf(f,
-            "usage: ocellus gen --arch yolo11|yolov8|yolo12 --scale n|s|m|l|x [--classes 80]\n"
+            "usage: ocellus gen --arch %s --scale n|s|m|l|x [--classes 80]\n"
             "                   [--imgsz 640] [--seed 1] -o FILE.safetensors\n\n"
             "Write a complete model file with deterministic synthetic weights (fused conv\n"
             "weight + bias, scaled so activations stay O(1) through the network) and ocellus.*\n"
             "metadata. Speed and memory do not depend on weight values: the benchmark tree\n"
             "uses these files where no real weights exist.\n\n"
-            "  --arch A      architecture (yolo11, yolov8; yolo12 when built in)\n"
+            "  --arch A      architecture (%s)\n"
             "  --scale S     scale letter n, s, m, l or x (the reference's depth/width/max_channels)\n"
             "  --classes N   number of classes (default 80, with the COCO names)\n"
             "  --imgsz N     default input size written to the metadata (default 640)\n"
             "  --seed N      seed of the weight generator (default 1)\n"
-            "  -o FILE       output file\n");
+            "  -o FILE       output file\n", bars, archs);
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, long *out)
@@ -49,9 +57,18 @@ int cmd_gen(int argc, char **argv)
             gen_usage(stdout);
             return OC_EXIT_OK;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ocellus gen: unknown option or missing value: '%s'\n\n", a);
+        static const char *const takes_value[] = {"--arch", "--scale", "-o", "--output",
+                                                  "--classes", "--imgsz", "--seed"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
+            known |= !strcmp(a, takes_value[k]);
+        if (!known) {
+            fprintf(stderr, "ocellus gen: unknown option '%s'\n\n", a);
             gen_usage(stderr);
+            return OC_EXIT_USAGE;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ocellus gen: %s needs a value\n", a);
             return OC_EXIT_USAGE;
         }
         const char *v = argv[++i];

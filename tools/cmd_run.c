@@ -51,9 +51,18 @@ int cmd_run(int argc, char **argv)
             profile = 1;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ocellus run: unknown option or missing value: '%s'\n\n", a);
+        static const char *const takes_value[] = {"--model", "--input", "--output", "-o",
+                                                  "--input-name", "--threads"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
+            known |= !strcmp(a, takes_value[k]);
+        if (!known) {
+            fprintf(stderr, "ocellus run: unknown option '%s'\n\n", a);
             run_usage(stderr);
+            return OC_EXIT_USAGE;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ocellus run: %s needs a value\n", a);
             return OC_EXIT_USAGE;
         }
         const char *v = argv[++i];

@@ -5,23 +5,39 @@
 #include "cli.h"
 
 static const oc_cli_command commands[] = {
-    {"info", "print a model file's metadata, tensors, parameters and GFLOPs", cmd_info},
-    {"gen", "write a model file with deterministic synthetic weights (yolo11, yolov8)", cmd_gen},
-    {"run", "run a model on raw tensors (safetensors in/out), optionally every layer", cmd_run},
-    {"detect", "detect objects in images (YOLO): summary, annotated PNG, JSON", cmd_detect},
-    {"convert", "convert an ultralytics ONNX export or a state_dict to an Ocellus model", cmd_convert},
+    {"info", "print a model file's metadata, tensors, parameters and GFLOPs", cmd_info, NULL},
+    {"gen", "write a model file with deterministic synthetic weights", cmd_gen, cli_gen_archs},
+    {"run", "run a model on raw tensors (safetensors in/out), optionally every layer", cmd_run,
+     NULL},
+    {"detect", "detect objects in images (YOLO): summary, annotated PNG, JSON", cmd_detect, NULL},
+    {"convert", "convert an ultralytics ONNX export or a state_dict to an Ocellus model",
+     cmd_convert, NULL},
 };
+
+/* The library is silent unless a log callback is installed: the CLI shows its warnings
+ * (an OCELLUS_ISA or OCELLUS_NUM_THREADS it cannot honour, a decoder's complaint) on stderr. */
+static void log_to_stderr(oc_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level < OC_LOG_WARN) return;
+    fprintf(stderr, "ocellus: %s: %s\n", level == OC_LOG_WARN ? "warning" : "error", msg);
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ocellus COMMAND [options]   (ocellus COMMAND --help for each)\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char detail[256] = "";
+        if (commands[i].detail) commands[i].detail(detail, sizeof detail);
+        fprintf(f, "  %-9s %s%s%s%s\n", commands[i].name, commands[i].summary,
+                detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+    }
     fprintf(f, "\nexit codes: 0 ok, 1 bad input, 2 usage\n");
 }
 
 int main(int argc, char **argv)
 {
+    oc_set_log_callback(log_to_stderr, NULL);
     if (argc < 2) {
         usage(stderr);
         return OC_EXIT_USAGE;

@@ -1074,6 +1074,29 @@ oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, ui
 
 oc_tid yolo12_walk(yb *b, oc_tid images) __attribute__((weak));
 
+/* the architectures `ocellus gen` can write: the dispatch below and the CLI's help text both
+ * read this table, so the help never lists one that fails or misses one that works */
+static yolo_walk_fn gen_walk(int i, const char **name)
+{
+    switch (i) {
+    case 0: *name = "yolo11"; return yolo11_walk;
+    case 1: *name = "yolov8"; return yolov8_walk;
+    case 2: *name = "yolo12"; return yolo12_walk; /* weak: NULL when yolo12.c is not linked */
+    }
+    *name = NULL;
+    return NULL;
+}
+
+void oc_yolo_gen_archs(char *buf, size_t n)
+{
+    size_t used = 0;
+    const char *name;
+    if (n) buf[0] = '\0';
+    for (int i = 0; (void)gen_walk(i, &name), name; i++)
+        if (gen_walk(i, &name) && used < n)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
+}
+
 oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes, int imgsz,
                            uint32_t seed, const char *out_path)
 {
@@ -1086,11 +1109,14 @@ oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes,
         return oc_error(OC_ERR_INVALID_ARG, "gen: --imgsz %d must be a multiple of 32 in "
                         "[32, 8192]", imgsz);
     yolo_walk_fn walk = NULL;
-    if (!strcmp(arch, "yolo11")) walk = yolo11_walk;
-    else if (!strcmp(arch, "yolov8")) walk = yolov8_walk;
-    else if (!strcmp(arch, "yolo12") && yolo12_walk) walk = yolo12_walk;
-    if (!walk) return oc_error(OC_ERR_UNSUPPORTED, "gen: unknown arch '%s' (yolo11, yolov8%s)",
-                               arch, yolo12_walk ? ", yolo12" : "");
+    const char *name;
+    for (int i = 0; !walk && ((void)gen_walk(i, &name), name); i++)
+        if (!strcmp(arch, name)) walk = gen_walk(i, &name);
+    if (!walk) {
+        char known[128];
+        oc_yolo_gen_archs(known, sizeof known);
+        return oc_error(OC_ERR_UNSUPPORTED, "gen: unknown arch '%s' (%s)", arch, known);
+    }
     yolo_hp hp;
     memset(&hp, 0, sizeof hp);
     snprintf(hp.arch, sizeof hp.arch, "%s", arch);

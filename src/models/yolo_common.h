@@ -156,6 +156,9 @@ oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, ui
  * ocellus.* metadata. Deterministic for a seed; activations stay O(1) through the net. */
 oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes, int imgsz,
                            uint32_t seed, const char *out_path);
+/* The architectures oc_yolo_generate accepts, comma-separated ("yolo11, yolov8, yolo12"),
+ * from the table its dispatch uses (for help texts). */
+void oc_yolo_gen_archs(char *buf, size_t n);
 
 /* Families whose walk lives in another file register it here for oc_yolo_generate: yolo12.c
  * defines yolo12_walk (referenced weakly by yolo.c, so gen works once that file exists). */
