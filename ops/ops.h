@@ -188,6 +188,18 @@ void oc_attention(const oc_ctx *ctx, const oc_attn_desc *d, const float *q, cons
 void oc_grid_sample(const oc_ctx *ctx, const float *x, int n, int c, int h, int w,
                     const float *grid, int oh, int ow, float *y);
 
+/* ---- multi-scale deformable attention core (ops/ms_deform_attn*.c) --------------------------
+ * value [N][S][heads][dh], S = sum_l H_l*W_l (levels in order, each row-major);
+ * level_hw [nlevels][2] = (H_l, W_l), nlevels <= 16;
+ * loc [N][Lq][heads][L][P][2] (x, y), normalised to [0,1] (outside is allowed: zeros padding);
+ * attw [N][Lq][heads][L][P] (already softmaxed); out [N][Lq][heads*dh].
+ * out[b][q][h*dh + j] = sum_{l,p} attw * bilinear(value level l, head h, channel j) sampled as
+ * grid_sample(align_corners=False, padding zeros) with grid 2*loc - 1, i.e. at pixel
+ * (x*W_l - 0.5, y*H_l - 0.5). No scratch. */
+void oc_ms_deform_attn(const oc_ctx *ctx, const float *value, const int64_t *level_hw,
+                       int nlevels, int n, int heads, int dh, const float *loc, const float *attw,
+                       int lq, int npoints, float *out);
+
 /* ---- FLOP counts used by the profiler ---- */
 double oc_conv2d_flops(const oc_conv2d_desc *d, int n, int oh, int ow);
 

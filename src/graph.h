@@ -81,6 +81,13 @@ oc_tid oc_g_permute(oc_graph *g, oc_tid x, const int *perm);
 oc_tid oc_g_attention(oc_graph *g, oc_tid q, oc_tid k, oc_tid v, oc_tid bias,
                       const oc_attn_desc *d, oc_shape out_shape);
 
+/* Multi-scale deformable attention core (oc_ms_deform_attn): value [N, S, heads*dh] with
+ * S = sum of the nlevels levels' H*W (level_hw: H0, W0, H1, W1, ...; copied), loc
+ * [N, Lq, ...] holding heads*nlevels*npoints*2 values per query, attw [N, Lq, ...] holding
+ * heads*nlevels*npoints. Output [N, Lq, heads*dh]. */
+oc_tid oc_g_ms_deform_attn(oc_graph *g, oc_tid value, oc_tid loc, oc_tid attw,
+                           const int64_t *level_hw, int nlevels, int heads, int npoints);
+
 /* A custom node for family-specific steps (e.g. a detection head's decode). params is copied
  * (params_size bytes) into the graph. */
 typedef void (*oc_custom_fn)(const oc_ctx *ctx, const void *params, const float *const *ins,

@@ -832,3 +832,82 @@ oc_tid oc_g_attention(oc_graph *g, oc_tid q, oc_tid k, oc_tid v, oc_tid bias,
     return oc_g_add_node(g, "attention", ins, nin, out_shape, exec_attention, scratch_attention,
                          &p, sizeof p, flops, 0);
 }
+
+/* ---------------------------------------------------------------- ms_deform_attn ------ */
+
+#define MSDA_MAX_LEVELS 16
+
+typedef struct {
+    int nlevels, heads, npoints;
+    int64_t level_hw[2 * MSDA_MAX_LEVELS];
+} msda_params;
+
+static void exec_msda(const oc_ctx *ctx, const oc_gnode *n, const float *const *ins,
+                      const oc_shape *is, float *out, const oc_shape *os)
+{
+    (void)os;
+    const msda_params *p = n->params;
+    int dh = (int)(is[0].d[2] / p->heads);
+    oc_ms_deform_attn(ctx, ins[0], p->level_hw, p->nlevels, (int)is[0].d[0], p->heads, dh,
+                      ins[1], ins[2], (int)is[1].d[1], p->npoints, out);
+}
+
+static int64_t trailing_numel(const oc_shape *s, int from)
+{
+    int64_t m = 1;
+    for (int i = from; i < s->ndim; i++) m *= s->d[i];
+    return m;
+}
+
+oc_tid oc_g_ms_deform_attn(oc_graph *g, oc_tid value, oc_tid loc, oc_tid attw,
+                           const int64_t *level_hw, int nlevels, int heads, int npoints)
+{
+    if (!ok(g) || !oc_g_check_tid(g, value, "ms_deform_attn") ||
+        !oc_g_check_tid(g, loc, "ms_deform_attn") || !oc_g_check_tid(g, attw, "ms_deform_attn"))
+        return OC_NONE;
+    char vb[2 * SB], lb[2 * SB], ab[2 * SB];
+    tdesc(g, value, vb, sizeof vb);
+    tdesc(g, loc, lb, sizeof lb);
+    tdesc(g, attw, ab, sizeof ab);
+    if (!level_hw || nlevels < 1 || nlevels > MSDA_MAX_LEVELS || heads < 1 || npoints < 1)
+        return oc_g_failf(g, OC_ERR_INVALID_ARG, "ms_deform_attn on value %s: bad levels (%d, "
+                          "max %d), heads %d or points %d", vb, nlevels, MSDA_MAX_LEVELS, heads,
+                          npoints);
+    msda_params p;
+    memset(&p, 0, sizeof p);
+    p.nlevels = nlevels;
+    p.heads = heads;
+    p.npoints = npoints;
+    int64_t s = 0;
+    for (int l = 0; l < nlevels; l++) {
+        if (level_hw[2 * l] < 1 || level_hw[2 * l + 1] < 1 || level_hw[2 * l] > INT32_MAX ||
+            level_hw[2 * l + 1] > INT32_MAX)
+            return oc_g_failf(g, OC_ERR_INVALID_ARG, "ms_deform_attn on value %s: level %d has "
+                              "size %lldx%lld", vb, l, (long long)level_hw[2 * l],
+                              (long long)level_hw[2 * l + 1]);
+        p.level_hw[2 * l] = level_hw[2 * l];
+        p.level_hw[2 * l + 1] = level_hw[2 * l + 1];
+        s += level_hw[2 * l] * level_hw[2 * l + 1];
+    }
+    const oc_shape *vs = &g->t[value].shape, *ls = &g->t[loc].shape, *as = &g->t[attw].shape;
+    if (vs->ndim != 3 || vs->d[1] != s || vs->d[2] % heads != 0 || !dims_fit_int(vs))
+        return oc_g_failf(g, OC_ERR_SHAPE, "ms_deform_attn: value %s is not [N, %lld, heads*dh] "
+                          "with %d heads", vb, (long long)s, heads);
+    int64_t per = (int64_t)heads * nlevels * npoints;
+    if (ls->ndim < 2 || ls->d[0] != vs->d[0] || ls->d[1] > INT32_MAX ||
+        trailing_numel(ls, 2) != 2 * per)
+        return oc_g_failf(g, OC_ERR_SHAPE, "ms_deform_attn: loc %s is not [%lld, Lq, ...] with "
+                          "%lld values per query (heads %d x levels %d x points %d x 2)", lb,
+                          (long long)vs->d[0], (long long)(2 * per), heads, nlevels, npoints);
+    if (as->ndim < 2 || as->d[0] != ls->d[0] || as->d[1] != ls->d[1] ||
+        trailing_numel(as, 2) != per)
+        return oc_g_failf(g, OC_ERR_SHAPE, "ms_deform_attn: attention weights %s are not "
+                          "[%lld, %lld, ...] with %lld values per query (loc %s)", ab,
+                          (long long)ls->d[0], (long long)ls->d[1], (long long)per, lb);
+    oc_shape os = oc_shape3(vs->d[0], ls->d[1], vs->d[2]);
+    oc_tid ins[3] = {value, loc, attw};
+    double flops = 2.0 * 4.0 * (double)vs->d[0] * (double)ls->d[1] * (double)per *
+                   (double)(vs->d[2] / heads);
+    return oc_g_add_node(g, "ms_deform_attn", ins, 3, os, exec_msda, NULL, &p, sizeof p, flops,
+                         0);
+}
