@@ -584,6 +584,8 @@ static void sam2_free(oc_model *m)
         c = nx;
     }
     oc_free(sm->dense_pe);
+    oc_free(sm->dense_pe_hwc);
+    oc_free(sm->zeros);
     pthread_mutex_destroy(&sm->pos_lock);
     oc_free(sm);
     m->arch_data = NULL;
@@ -719,6 +721,21 @@ static oc_status load_weights(oc_model *m, sam2_model *sm)
     oc_status st = oc_conv2d_prepack(&cd, W->patch_w, W->patch_b, m->isa, &W->patch);
     if (st != OC_OK) return st;
     sm->packed[sm->npacked++] = W->patch;
+
+    /* mask_downscaling: conv2x2 s2 1 -> mc/4, conv2x2 s2 mc/4 -> mc, conv1x1 mc -> D */
+    const float *mw[3] = {W->md0_w, W->md3_w, W->md6_w}, *mb[3] = {W->md0_b, W->md3_b, W->md6_b};
+    const int mcin[3] = {1, mc / 4, mc}, mcout[3] = {mc / 4, mc, D}, mk[3] = {2, 2, 1};
+    for (int k = 0; k < 3; k++) {
+        oc_conv2d_desc *d = &sm->md_desc[k];
+        memset(d, 0, sizeof *d);
+        d->cin = mcin[k];
+        d->cout = mcout[k];
+        d->kh = d->kw = d->stride_h = d->stride_w = mk[k];
+        d->groups = d->dil_h = d->dil_w = 1;
+        st = oc_conv2d_prepack(d, mw[k], mb[k], m->isa, &sm->md_conv[k]);
+        if (st != OC_OK) return st;
+        sm->packed[sm->npacked++] = sm->md_conv[k];
+    }
     return OC_OK;
 }
 
@@ -727,7 +744,10 @@ static oc_status make_dense_pe(sam2_model *sm)
 {
     const int D = sm->hp.d_model, h = sm->emb_h, w = sm->emb_w, half = D / 2;
     sm->dense_pe = oc_malloc((size_t)D * h * w * sizeof(float));
-    if (!sm->dense_pe) return oc_error(OC_ERR_NOMEM, "sam2: out of memory for the dense PE");
+    sm->dense_pe_hwc = oc_malloc((size_t)D * h * w * sizeof(float));
+    sm->zeros = oc_calloc(SAM2_MAX_PROMPT_SETS, sizeof(float));
+    if (!sm->dense_pe || !sm->dense_pe_hwc || !sm->zeros)
+        return oc_error(OC_ERR_NOMEM, "sam2: out of memory for the dense PE");
     const float *G = sm->w.pe_gauss;
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
@@ -739,6 +759,9 @@ static oc_status make_dense_pe(sam2_model *sm)
                 sm->dense_pe[((size_t)(c + half) * h + i) * w + j] = cosf(v);
             }
         }
+    for (int c = 0; c < D; c++)
+        for (int k = 0; k < h * w; k++)
+            sm->dense_pe_hwc[(size_t)k * D + c] = sm->dense_pe[(size_t)c * h * w + k];
     return OC_OK;
 }
 

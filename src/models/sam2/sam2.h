@@ -20,6 +20,7 @@
 #define SAM2_MAX_STAGES 8
 #define SAM2_MAX_BLOCKS 128
 #define SAM2_MAX_LEVELS 8
+#define SAM2_MAX_PROMPT_SETS 4096
 
 typedef struct {
     /* trunk (Hiera) */
@@ -124,8 +125,12 @@ typedef struct {
     int npacked;
     pthread_mutex_t pos_lock;
     sam2_pos_cache *pos;  /* built lazily per grid size, freed with the model */
-    float *dense_pe;      /* [D][64][64] for the prompt encoder, computed at load */
-    int emb_h, emb_w;
+    float *dense_pe;      /* get_dense_pe(): [D][h][w], computed at load */
+    float *dense_pe_hwc;  /* the same as tokens [h*w][D] */
+    int emb_h, emb_w;     /* image embedding grid (image_size / 16) */
+    oc_conv2d_desc md_desc[3];       /* mask_downscaling.0 / .3 / .6 */
+    oc_conv2d_weights *md_conv[3];
+    float *zeros;         /* SAM2_MAX_PROMPT_SETS zeros (broadcast helper) */
 } sam2_model;
 
 /* ---- configuration (sam2.c) ---- */

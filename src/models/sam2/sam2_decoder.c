@@ -1,0 +1,366 @@
+/* sam2_decoder.c -- the "decode" stage: prompt encoder + two-way transformer mask decoder
+ * (sam/prompt_encoder.py, sam/transformer.py, sam/mask_decoder.py), run once per prompt set.
+ *
+ * Inputs: image_embed [1][D][h][w], high_res_feats_0 [1][D/8][4h][4w], high_res_feats_1
+ * [1][D/4][2h][2w] (the encode stage's exports), point_coords [B][P][2] in model input
+ * pixels (box corners first, labels 2/3, as the predictor passes them), point_labels [B][P]
+ * and optionally mask_input [B][1][4h][4w].
+ *
+ * Steps, as the reference:
+ *   tokens   = [obj_score, iou, mask_tokens x T, sparse(points + padding point)]  [B][Nq][D]
+ *   sparse   = PE((p + 0.5) / size) + point_embeddings[label]; label -1 -> not_a_point
+ *   src      = image_embed + (mask_downscaling(mask) | no_mask_embed), as tokens [B][hw][D]
+ *   two-way transformer (depth 2; layer 0's self-attention without PE or residual; LN eps 1e-5)
+ *   upscaled = GELU(convT2(GELU(LN2d(convT1(src) + s1))) + s0)
+ *   masks    = hypernetwork_t(mask token t) . upscaled      [B][T][4h][4w]
+ *   iou      = sigmoid(MLP(iou token)); object score = MLP(obj token)
+ * Outputs: low_res_masks / iou_predictions (tokens 1..T-1), low_res_masks_single /
+ * iou_predictions_single (token 0 if its stability >= thresh, else the best multimask
+ * output), object_score_logits; masks clamped to +-32 as predict() returns them. */
+#include "sam2.h"
+
+#include <math.h>
+#include <string.h>
+
+#define TW_LN_EPS 1e-5f
+#define LN2D_EPS 1e-6f
+#define MASK_CLAMP 32.0f
+
+static oc_tid lin(oc_graph *g, oc_tid x, const sam2_lin *l, oc_act act)
+{
+    return oc_g_linear(g, x, l->w, l->b, l->in, l->out, act);
+}
+
+/* ---------------------------------------------------------------- prompt tokens --------- */
+
+typedef struct {
+    int B, P, D, T;
+    float in_w, in_h;
+    const float *gauss, *pemb[4], *not_a_point, *obj, *iou, *mask_tokens;
+} tok_params;
+
+static void exec_tokens(const oc_ctx *ctx, const void *params, const float *const *ins,
+                        const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)ctx;
+    (void)is;
+    (void)nin;
+    (void)os;
+    const tok_params *p = params;
+    const int D = p->D, half = D / 2, M = p->P + 1, nq = 2 + p->T + M;
+    const float *coords = ins[0], *labels = ins[1];
+    for (int b = 0; b < p->B; b++) {
+        float *o = out + (size_t)b * nq * D;
+        memcpy(o, p->obj, (size_t)D * sizeof(float));
+        memcpy(o + D, p->iou, (size_t)D * sizeof(float));
+        memcpy(o + 2 * D, p->mask_tokens, (size_t)p->T * D * sizeof(float));
+        for (int i = 0; i < M; i++) {
+            float *e = o + (size_t)(2 + p->T + i) * D;
+            /* the padding point (0, 0) with label -1 is appended last */
+            float x = 0, y = 0, lab = -1;
+            if (i < p->P) {
+                x = coords[((size_t)b * p->P + i) * 2];
+                y = coords[((size_t)b * p->P + i) * 2 + 1];
+                lab = labels[(size_t)b * p->P + i];
+            }
+            if (lab == -1.0f) {
+                memcpy(e, p->not_a_point, (size_t)D * sizeof(float));
+                continue;
+            }
+            float cx = 2.0f * ((x + 0.5f) / p->in_w) - 1.0f;
+            float cy = 2.0f * ((y + 0.5f) / p->in_h) - 1.0f;
+            for (int c = 0; c < half; c++) {
+                float v = 2.0f * (float)M_PI * (cx * p->gauss[c] + cy * p->gauss[half + c]);
+                e[c] = sinf(v);
+                e[half + c] = cosf(v);
+            }
+            for (int l = 0; l < 4; l++)
+                if (lab == (float)l)
+                    for (int c = 0; c < D; c++) e[c] += p->pemb[l][c];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- LayerNorm2d ----------- */
+
+typedef struct {
+    const float *g, *b;
+    float eps;
+} ln2d_params;
+
+static void exec_ln2d(const oc_ctx *ctx, const void *params, const float *const *ins,
+                      const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)nin;
+    (void)os;
+    const ln2d_params *p = params;
+    oc_layernorm_nchw(ctx, ins[0], out, (int)is[0].d[0], (int)is[0].d[1],
+                      is[0].d[2] * is[0].d[3], p->g, p->b, p->eps);
+}
+
+static oc_tid ln2d(oc_graph *g, oc_tid x, const sam2_ln *n)
+{
+    ln2d_params p = {n->g, n->b, LN2D_EPS};
+    oc_shape s = oc_g_shape(g, x);
+    return oc_g_custom(g, "layernorm2d", &x, 1, s, exec_ln2d, &p, sizeof p,
+                       8.0 * (double)oc_shape_numel(&s));
+}
+
+/* ---------------------------------------------------------------- outputs --------------- */
+
+typedef struct {
+    int B, T;
+    int64_t hw;
+    float delta, thresh;
+    int what; /* 0: multimask masks, 1: single mask, 2: single iou */
+} sel_params;
+
+/* the stability decision of prompt set b: 1 when token 0's mask is stable */
+static int stable0(const sel_params *p, const float *m0)
+{
+    int64_t ai = 0, au = 0;
+    for (int64_t k = 0; k < p->hw; k++) {
+        ai += m0[k] > p->delta;
+        au += m0[k] > -p->delta;
+    }
+    float s = au > 0 ? (float)ai / (float)au : 1.0f;
+    return s >= p->thresh;
+}
+
+static int best_multi(const sel_params *p, const float *iou)
+{
+    int best = 1;
+    for (int t = 2; t < p->T; t++)
+        if (iou[t] > iou[best]) best = t; /* first maximum, as torch.argmax */
+    return best;
+}
+
+static float clampf(float v)
+{
+    return v < -MASK_CLAMP ? -MASK_CLAMP : v > MASK_CLAMP ? MASK_CLAMP : v;
+}
+
+static void exec_select(const oc_ctx *ctx, const void *params, const float *const *ins,
+                        const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)ctx;
+    (void)is;
+    (void)nin;
+    (void)os;
+    const sel_params *p = params;
+    const float *masks = ins[0], *iou = ins[1];
+    for (int b = 0; b < p->B; b++) {
+        const float *mb = masks + (size_t)b * p->T * p->hw;
+        const float *ib = iou + (size_t)b * p->T;
+        if (p->what == 0) {
+            float *o = out + (size_t)b * (p->T - 1) * p->hw;
+            for (int64_t k = 0; k < (int64_t)(p->T - 1) * p->hw; k++) o[k] = clampf(mb[p->hw + k]);
+            continue;
+        }
+        int t = stable0(p, mb) ? 0 : best_multi(p, ib);
+        if (p->what == 1) {
+            float *o = out + (size_t)b * p->hw;
+            for (int64_t k = 0; k < p->hw; k++) o[k] = clampf(mb[(size_t)t * p->hw + k]);
+        } else {
+            out[b] = ib[t];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- attention ------------- */
+
+/* SAM's Attention: project q/k/v to the internal width, heads, softmax(q k^T/sqrt(d)) v,
+ * out_proj. q_in [B][Lq][D], k_in/v_in [B][Lk][D]. */
+static oc_tid sam_attention(oc_graph *g, const sam2_attn_w *A, int heads, oc_tid q_in,
+                            oc_tid k_in, oc_tid v_in, int B, int Lq, int Lk)
+{
+    const int I = A->internal, hd = I / heads;
+    oc_tid q = lin(g, q_in, &A->q, OC_ACT_NONE);
+    oc_tid k = lin(g, k_in, &A->k, OC_ACT_NONE);
+    oc_tid v = lin(g, v_in, &A->v, OC_ACT_NONE);
+    oc_attn_desc d;
+    memset(&d, 0, sizeof d);
+    d.batch = B;
+    d.heads = heads;
+    d.lq = Lq;
+    d.lk = Lk;
+    d.d = d.dv = hd;
+    d.scale = 1.0f / sqrtf((float)hd);
+    d.q_sb = d.o_sb = (int64_t)Lq * I;
+    d.k_sb = d.v_sb = (int64_t)Lk * I;
+    d.q_st = d.k_st = d.v_st = d.o_st = I;
+    d.q_sh = d.k_sh = d.v_sh = d.o_sh = hd;
+    d.q_sd = d.k_sd = d.v_sd = d.o_sd = 1;
+    oc_tid o = oc_g_attention(g, q, k, v, OC_NONE, &d, oc_shape3(B, Lq, I));
+    return lin(g, o, &A->out, OC_ACT_NONE);
+}
+
+static oc_tid add(oc_graph *g, oc_tid a, oc_tid b) { return oc_g_binary(g, OC_BIN_ADD, a, b); }
+
+static oc_tid ln(oc_graph *g, oc_tid x, const sam2_ln *n)
+{
+    return oc_g_layernorm(g, x, n->g, n->b, TW_LN_EPS);
+}
+
+static oc_tid mlp3(oc_graph *g, oc_tid x, const sam2_lin *L, int n, oc_act last)
+{
+    for (int k = 0; k < n; k++) x = lin(g, x, &L[k], k < n - 1 ? OC_ACT_RELU : last);
+    return x;
+}
+
+/* ---------------------------------------------------------------- the graph ------------- */
+
+oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int with_mask)
+{
+    const sam2_model *sm = m->arch_data;
+    const sam2_hp *hp = &sm->hp;
+    const sam2_weights *W = &sm->w;
+    const int D = hp->d_model, T = hp->num_multimask + 1, eh = sm->emb_h, ew = sm->emb_w;
+    const int HW = eh * ew, M = P + 1, NQ = 2 + T + M;
+    if (B < 1 || P < 1 || B > SAM2_MAX_PROMPT_SETS || P > 4096)
+        return oc_error(OC_ERR_SHAPE, "sam2 decode: needs 1..4096 prompt sets of 1..4096 points "
+                        "(got %d x %d)", B, P);
+
+    oc_tid emb = oc_g_input(g, "image_embed", oc_shape4(1, D, eh, ew));
+    oc_tid f0 = oc_g_input(g, "high_res_feats_0", oc_shape4(1, D / 8, 4 * eh, 4 * ew));
+    oc_tid f1 = oc_g_input(g, "high_res_feats_1", oc_shape4(1, D / 4, 2 * eh, 2 * ew));
+    oc_tid coords = oc_g_input(g, "point_coords", oc_shape3(B, P, 2));
+    oc_tid labels = oc_g_input(g, "point_labels", oc_shape2(B, P));
+    oc_tid mask = with_mask ? oc_g_input(g, "mask_input", oc_shape4(B, 1, 4 * eh, 4 * ew))
+                            : OC_NONE;
+
+    /* prompt tokens */
+    tok_params tp;
+    memset(&tp, 0, sizeof tp);
+    tp.B = B;
+    tp.P = P;
+    tp.D = D;
+    tp.T = T;
+    tp.in_w = tp.in_h = (float)hp->image_size;
+    tp.gauss = W->pe_gauss;
+    for (int l = 0; l < 4; l++) tp.pemb[l] = W->point_emb[l];
+    tp.not_a_point = W->not_a_point;
+    tp.obj = W->obj_token;
+    tp.iou = W->iou_token;
+    tp.mask_tokens = W->mask_tokens;
+    oc_tid tin[2] = {coords, labels};
+    oc_tid tokens = oc_g_custom(g, "sam2_prompt_tokens", tin, 2, oc_shape3(B, NQ, D),
+                                exec_tokens, &tp, sizeof tp, (double)B * M * D * 8);
+    oc_g_name(g, tokens, "tokens");
+    oc_g_name(g, oc_g_slice(g, tokens, 1, 2 + T, NQ), "sparse");
+
+    /* image tokens: src = image_embed + dense prompt, [B][hw][D] */
+    static const int chw_to_hwc[4] = {0, 2, 3, 1};
+    oc_tid src;
+    if (with_mask) {
+        oc_tid dz = oc_g_conv2d(g, mask, &sm->md_desc[0], sm->md_conv[0], OC_NONE);
+        dz = oc_g_act(g, OC_ACT_GELU, ln2d(g, dz, &W->md1));
+        dz = oc_g_conv2d(g, dz, &sm->md_desc[1], sm->md_conv[1], OC_NONE);
+        dz = oc_g_act(g, OC_ACT_GELU, ln2d(g, dz, &W->md4));
+        dz = oc_g_conv2d(g, dz, &sm->md_desc[2], sm->md_conv[2], OC_NONE);
+        oc_g_name(g, dz, "dense");
+        src = oc_g_permute(g, add(g, emb, dz), chw_to_hwc); /* [B][h][w][D] */
+    } else {
+        oc_tid nm = oc_g_const(g, oc_shape1(D), W->no_mask);
+        src = add(g, oc_g_permute(g, emb, chw_to_hwc), nm); /* [1][h][w][D] */
+        if (B > 1) {
+            oc_tid zero = oc_g_const(g, oc_shape4(B, 1, 1, 1), sm->zeros);
+            src = add(g, src, zero); /* broadcast to the B prompt sets */
+        }
+    }
+    oc_tid keys = oc_g_reshape(g, src, oc_shape3(B, HW, D));
+    oc_tid key_pe = oc_g_const(g, oc_shape2(HW, D), sm->dense_pe_hwc);
+    oc_tid queries = tokens;
+    const int H = hp->tr_heads;
+
+    for (int l = 0; l < hp->tr_depth; l++) {
+        const sam2_tlayer_w *Ly = &W->layer[l];
+        if (l == 0) {
+            queries = sam_attention(g, &Ly->self_attn, H, queries, queries, queries, B, NQ, NQ);
+        } else {
+            oc_tid q = add(g, queries, tokens);
+            queries = add(g, queries, sam_attention(g, &Ly->self_attn, H, q, q, queries, B, NQ, NQ));
+        }
+        queries = ln(g, queries, &Ly->norm1);
+        oc_tid q = add(g, queries, tokens);
+        oc_tid k = add(g, keys, key_pe);
+        queries = add(g, queries, sam_attention(g, &Ly->cross_t2i, H, q, k, keys, B, NQ, HW));
+        queries = ln(g, queries, &Ly->norm2);
+        oc_tid mo = lin(g, lin(g, queries, &Ly->mlp0, OC_ACT_RELU), &Ly->mlp1, OC_ACT_NONE);
+        queries = ln(g, add(g, queries, mo), &Ly->norm3);
+        q = add(g, queries, tokens);
+        k = add(g, keys, key_pe);
+        keys = add(g, keys, sam_attention(g, &Ly->cross_i2t, H, k, q, queries, B, HW, NQ));
+        keys = ln(g, keys, &Ly->norm4);
+    }
+    {
+        oc_tid q = add(g, queries, tokens);
+        oc_tid k = add(g, keys, key_pe);
+        queries = add(g, queries, sam_attention(g, &W->final_attn, H, q, k, keys, B, NQ, HW));
+        queries = ln(g, queries, &W->norm_final);
+    }
+    oc_g_name(g, queries, "hs");
+
+    /* upscaling with the high-resolution features */
+    static const int tok_to_chw[3] = {0, 2, 1};
+    oc_tid s = oc_g_reshape(g, oc_g_permute(g, keys, tok_to_chw), oc_shape4(B, D, eh, ew));
+    oc_conv2d_desc ct;
+    memset(&ct, 0, sizeof ct);
+    ct.cin = D;
+    ct.cout = D / 4;
+    ct.kh = ct.kw = 2;
+    ct.groups = 1;
+    ct.stride_h = ct.stride_w = 2;
+    ct.dil_h = ct.dil_w = 1;
+    oc_tid u = oc_g_conv_transpose2d(g, s, &ct, W->up0_w, W->up0_b);
+    u = oc_g_act(g, OC_ACT_GELU, ln2d(g, add(g, u, f1), &W->up1));
+    ct.cin = D / 4;
+    ct.cout = D / 8;
+    u = oc_g_conv_transpose2d(g, u, &ct, W->up3_w, W->up3_b);
+    u = oc_g_act(g, OC_ACT_GELU, add(g, u, f0));
+    const int mh = 4 * eh, mw = 4 * ew;
+    oc_tid uflat = oc_g_reshape(g, u, oc_shape3(B, D / 8, (int64_t)mh * mw));
+
+    /* hypernetworks, masks, heads */
+    oc_tid hyper[8];
+    for (int t = 0; t < T; t++) {
+        oc_tid tok = oc_g_slice(g, queries, 1, 2 + t, 3 + t); /* [B][1][D] */
+        hyper[t] = mlp3(g, tok, W->hyper[t], 3, OC_ACT_NONE);
+    }
+    oc_tid hin = oc_g_concat(g, hyper, T, 1); /* [B][T][D/8] */
+    oc_tid masks = oc_g_matmul(g, hin, uflat, 0, 0); /* [B][T][mh*mw] */
+    oc_g_name(g, oc_g_reshape(g, masks, oc_shape4(B, T, mh, mw)), "masks_all");
+    oc_tid iou = oc_g_act(g, OC_ACT_SIGMOID,
+                          mlp3(g, oc_g_slice(g, queries, 1, 1, 2), W->iou_head, hp->iou_depth,
+                               OC_ACT_NONE));
+    iou = oc_g_reshape(g, iou, oc_shape2(B, T));
+    oc_g_name(g, iou, "iou_all");
+    oc_tid obj = oc_g_slice(g, queries, 1, 0, 1);
+    obj = hp->pred_obj_scores_mlp ? mlp3(g, obj, W->obj_head, 3, OC_ACT_NONE)
+                                  : lin(g, obj, &W->obj_head[0], OC_ACT_NONE);
+    obj = oc_g_reshape(g, obj, oc_shape2(B, 1));
+
+    sel_params sp;
+    memset(&sp, 0, sizeof sp);
+    sp.B = B;
+    sp.T = T;
+    sp.hw = (int64_t)mh * mw;
+    sp.delta = (float)hp->stab_delta;
+    sp.thresh = (float)hp->stab_thresh;
+    oc_tid sin_[2] = {masks, iou};
+    sp.what = 0;
+    oc_tid multi = oc_g_custom(g, "sam2_multimask", sin_, 2, oc_shape4(B, T - 1, mh, mw),
+                               exec_select, &sp, sizeof sp, (double)B * (T - 1) * sp.hw);
+    sp.what = 1;
+    oc_tid single = oc_g_custom(g, "sam2_single_mask", sin_, 2, oc_shape4(B, 1, mh, mw),
+                                exec_select, &sp, sizeof sp, 3.0 * B * sp.hw);
+    sp.what = 2;
+    oc_tid single_iou = oc_g_custom(g, "sam2_single_iou", sin_, 2, oc_shape2(B, 1), exec_select,
+                                    &sp, sizeof sp, 2.0 * B * sp.hw);
+    oc_g_output(g, multi, "low_res_masks");
+    oc_g_output(g, oc_g_slice(g, iou, 1, 1, T), "iou_predictions");
+    oc_g_output(g, single, "low_res_masks_single");
+    oc_g_output(g, single_iou, "iou_predictions_single");
+    oc_g_output(g, obj, "object_score_logits");
+    return oc_graph_status(g);
+}
