@@ -131,11 +131,22 @@ uint64_t oc_model_num_params(const oc_model *m);
 
 /* ---- Sessions and raw tensors ----------------------------------------------------------- */
 #define OC_MAX_DIMS 6
+
+/* Element type of a tensor given to a session. Graph compute is float32: integer inputs
+ * (point labels, target sizes) are converted to float32 when they enter the graph (exact
+ * below 2^24). A zero-initialised oc_tensor is float32. */
+typedef enum { OC_DTYPE_F32 = 0, OC_DTYPE_I32, OC_DTYPE_I64, OC_DTYPE_U8 } oc_dtype;
+/* "f32", "i32", "i64", "u8" ("?" for anything else). */
+const char *oc_dtype_name(oc_dtype dt);
+
 typedef struct {
-    const char *name;
+    const char *name;    /* the graph input it feeds / the output it is */
     int ndim;
     int64_t dims[OC_MAX_DIMS];
-    float *data;         /* contiguous, row-major float32 */
+    float *data;         /* contiguous, row-major; every output is float32. An input of
+                          * another dtype points here at its own buffer through a cast:
+                          * .data = (float *)labels, .dtype = OC_DTYPE_I32 */
+    oc_dtype dtype;      /* of the data; 0 = OC_DTYPE_F32 */
 } oc_tensor;
 
 oc_status oc_session_create(const oc_model *m, oc_session **out);
@@ -150,21 +161,43 @@ oc_status oc_session_set_profile(oc_session *s, int on);
 /* Print the per-node profile of the last run (time, GFLOP/s, share) to f. */
 oc_status oc_session_print_profile(const oc_session *s, FILE *f);
 
-/* Run the model's graph on raw input tensors (NCHW float32). The graph is (re)built and
- * planned for the input shape on the first call and whenever the shape changes. */
+/* Run the model's first (for most models: only) stage on raw input tensors.
+ *
+ * Inputs are matched to the graph's inputs BY NAME; their order does not matter. When
+ * exactly one graph input is left unmatched and exactly one given tensor is left unused
+ * (e.g. an image tensor named "images_320"), they are paired. Each stage's graph is built and
+ * planned for the given shapes on its first run and again only when a shape, name or dtype
+ * changes; after that a run allocates nothing.
+ *
+ * Stages: a model may have several graphs over the same weights (SAM2: "encode" once per
+ * image, "decode" once per prompt set). Outputs a stage exports stay in the session (outside
+ * the activation arenas) and feed a later stage's input of the same name when the caller
+ * does not pass one; each stage has its own graph, plan and arena. */
 oc_status oc_session_run(oc_session *s, const oc_tensor *inputs, int n_inputs);
+/* Run a named stage (see oc_model_stage). NULL runs the first. */
+oc_status oc_session_run_stage(oc_session *s, const char *stage, const oc_tensor *inputs,
+                               int n_inputs);
+/* Number of stages of the model (1 for single-graph models) and the name of stage i
+ * ("main" for single-graph models; NULL when out of range). */
+int oc_model_num_stages(const oc_model *m);
+const char *oc_model_stage(const oc_model *m, int i);
+/* Outputs of the last run stage. */
 int oc_session_num_outputs(const oc_session *s);
 /* Output i of the last run; data points into the session and is valid until the next run. */
 oc_status oc_session_output(const oc_session *s, int i, oc_tensor *out);
-/* Any named tensor of the last run (outputs, and layers when keep_layers is on). */
+/* Any named tensor: the last run's outputs, its layers when keep_layers is on, and the
+ * tensors earlier stages exported (valid until a stage exporting that name runs again). */
 oc_status oc_session_tensor(const oc_session *s, const char *name, oc_tensor *out);
-/* (added by H5) Build and plan the graph for these input shapes without running it (data may
- * be NULL): afterwards oc_session_arena_bytes and oc_session_flops report the plan, so the
- * peak activation memory is known before the first run. oc_session_run does this itself. */
+/* Build and plan the first stage for these input shapes without running it (data may be
+ * NULL): afterwards oc_session_arena_bytes and oc_session_flops report the plan, so the peak
+ * activation memory is known before the first run. oc_session_run does this itself. */
 oc_status oc_session_prepare(oc_session *s, const oc_tensor *inputs, int n_inputs);
-/* Activation arena bytes of the current plan (0 before the first run or prepare). */
+/* The same for a named stage (NULL: the first). */
+oc_status oc_session_prepare_stage(oc_session *s, const char *stage, const oc_tensor *inputs,
+                                   int n_inputs);
+/* Activation arena bytes of the last prepared or run stage (0 before any). */
 size_t oc_session_arena_bytes(const oc_session *s);
-/* Floating-point operations of one run of the current plan. */
+/* Floating-point operations of one run of the last prepared or run stage. */
 double oc_session_flops(const oc_session *s);
 
 /* ---- Detection ------------------------------------------------------------------------ */

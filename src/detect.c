@@ -217,7 +217,7 @@ oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options 
                         "of 32 in [32, 4096]", o.input_size);
     const oc_model *m = oc_session_model(s);
     if (!m) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: the session has no model");
-    if (m->arch && m->arch->task != OC_TASK_DETECT_YOLO)
+    if (m->arch && (!m->arch->task || strcmp(m->arch->task, "detect_yolo")))
         return oc_error(OC_ERR_UNSUPPORTED, "oc_detect: model '%s' (arch %s) is not a YOLO "
                         "detector", m->path ? m->path : "?", oc_model_arch(m));
     int in_h, in_w;

@@ -14,6 +14,7 @@
 
 #include "image.h"
 #include "internal.h"
+#include "session.h"
 
 typedef struct {
     float x1, y1, x2, y2;
@@ -50,9 +51,5 @@ oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
  * Returns an oc_malloc'd NUL-terminated string, or NULL when out of memory. */
 char *oc_detections_json(const char *image_path, int width, int height, const char *model,
                          double ms_decode, const oc_detections *d, int pretty);
-
-/* The model a session was created on. detect.c has a weak fallback that relies on the layout
- * of struct oc_session (src/session.c); session.c should define the real one. */
-const struct oc_model *oc_session_model(const oc_session *s);
 
 #endif

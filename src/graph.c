@@ -196,13 +196,23 @@ static oc_tid new_tensor(oc_graph *g, oc_shape s, oc_tkind kind)
     return id;
 }
 
-oc_tid oc_g_input(oc_graph *g, const char *name, oc_shape s)
+oc_tid oc_g_input_typed(oc_graph *g, const char *name, oc_shape s, oc_dtype dtype)
 {
     if (!g || g->status != OC_OK) return OC_NONE;
     char sb[96];
+    if (!name || !*name) return oc_g_failf(g, OC_ERR_INVALID_ARG, "input: a graph input needs a name");
     if (!oc_shape_valid(&s))
-        return oc_g_failf(g, OC_ERR_SHAPE, "input '%s': invalid shape %s", name ? name : "?",
+        return oc_g_failf(g, OC_ERR_SHAPE, "input '%s': invalid shape %s", name,
                           oc_shape_str(&s, sb, sizeof sb));
+    if (dtype != OC_DTYPE_F32 && dtype != OC_DTYPE_I32 && dtype != OC_DTYPE_I64 &&
+        dtype != OC_DTYPE_U8)
+        return oc_g_failf(g, OC_ERR_INVALID_ARG, "input '%s': unknown dtype %d", name,
+                          (int)dtype);
+    for (int i = 0; i < g->ninputs; i++) {
+        const char *nm = g->t[g->inputs[i]].name;
+        if (nm && !strcmp(nm, name))
+            return oc_g_failf(g, OC_ERR_INVALID_ARG, "input '%s' declared twice", name);
+    }
     if (g->ninputs == g->capin) {
         int cap = g->capin ? g->capin * 2 : 4;
         oc_tid *ni = oc_realloc(g->inputs, (size_t)cap * sizeof *ni);
@@ -212,10 +222,16 @@ oc_tid oc_g_input(oc_graph *g, const char *name, oc_shape s)
     }
     oc_tid id = new_tensor(g, s, OC_TK_INPUT);
     if (id == OC_NONE) return OC_NONE;
+    g->t[id].dtype = dtype;
     g->inputs[g->ninputs++] = id;
     g->planned = 0;
-    if (name) oc_g_name(g, id, "%s", name);
+    oc_g_name(g, id, "%s", name);
     return g->status == OC_OK ? id : OC_NONE;
+}
+
+oc_tid oc_g_input(oc_graph *g, const char *name, oc_shape s)
+{
+    return oc_g_input_typed(g, name, s, OC_DTYPE_F32);
 }
 
 oc_tid oc_g_const(oc_graph *g, oc_shape s, const float *data)
@@ -234,7 +250,12 @@ oc_tid oc_g_const(oc_graph *g, oc_shape s, const float *data)
     return id;
 }
 
-void oc_g_output(oc_graph *g, oc_tid t, const char *name)
+static void add_output(oc_graph *g, oc_tid t, const char *name, int exported);
+
+void oc_g_output(oc_graph *g, oc_tid t, const char *name) { add_output(g, t, name, 0); }
+void oc_g_export(oc_graph *g, oc_tid t, const char *name) { add_output(g, t, name, 1); }
+
+static void add_output(oc_graph *g, oc_tid t, const char *name, int exported)
 {
     if (!g || !oc_g_check_tid(g, t, "output")) return;
     if (!name || !*name) {
@@ -263,6 +284,7 @@ void oc_g_output(oc_graph *g, oc_tid t, const char *name)
     }
     g->outputs[g->noutputs].tid = t;
     g->outputs[g->noutputs].name = nm;
+    g->outputs[g->noutputs].exported = exported;
     g->noutputs++;
     g->t[t].is_output = 1;
     if (!g->t[t].name) oc_g_name(g, t, "%s", name);
@@ -515,6 +537,24 @@ const char *oc_graph_output_name(const oc_graph *g, int i)
 {
     if (!g || i < 0 || i >= g->noutputs) return NULL;
     return g->outputs[i].name;
+}
+
+const char *oc_graph_input_name(const oc_graph *g, int i)
+{
+    if (!g || i < 0 || i >= g->ninputs) return NULL;
+    return g->t[g->inputs[i]].name;
+}
+
+oc_dtype oc_graph_input_dtype(const oc_graph *g, int i)
+{
+    if (!g || i < 0 || i >= g->ninputs) return OC_DTYPE_F32;
+    return g->t[g->inputs[i]].dtype;
+}
+
+int oc_graph_output_is_export(const oc_graph *g, int i)
+{
+    if (!g || i < 0 || i >= g->noutputs) return 0;
+    return g->outputs[i].exported;
 }
 
 oc_tid oc_graph_input_tid(const oc_graph *g, int i)

@@ -34,6 +34,8 @@ static inline oc_shape oc_shape2(int64_t a, int64_t b) { oc_shape s = {2, {a, b}
 static inline oc_shape oc_shape3(int64_t a, int64_t b, int64_t c) { oc_shape s = {3, {a, b, c}}; return s; }
 static inline oc_shape oc_shape4(int64_t a, int64_t b, int64_t c, int64_t d) { oc_shape s = {4, {a, b, c, d}}; return s; }
 int64_t oc_shape_numel(const oc_shape *s);
+/* format a shape "[1, 3, 640, 640]" into buf */
+const char *oc_shape_str(const oc_shape *s, char *buf, size_t n);
 
 typedef struct oc_graph oc_graph;
 
@@ -44,8 +46,16 @@ oc_status oc_graph_status(const oc_graph *g);
 /* Record a failure from builder code (e.g. a missing weight); returns st. */
 oc_status oc_graph_fail(oc_graph *g, oc_status st);
 
+/* A float32 graph input; names are unique in a graph (the session feeds inputs by name). */
 oc_tid oc_g_input(oc_graph *g, const char *name, oc_shape s);
+/* An input the caller gives as dtype (e.g. OC_DTYPE_I32 point labels). Graph compute is
+ * float32: the session converts the values to float32 on the way in (exact below 2^24), so
+ * nodes reading this tensor see floats. */
+oc_tid oc_g_input_typed(oc_graph *g, const char *name, oc_shape s, oc_dtype dtype);
 void oc_g_output(oc_graph *g, oc_tid t, const char *name);
+/* An output that also persists in the session (outside the arenas) after the run and feeds
+ * later stages' inputs of the same name (e.g. SAM2's "image_embed"). */
+void oc_g_export(oc_graph *g, oc_tid t, const char *name);
 void oc_g_name(oc_graph *g, oc_tid t, const char *fmt, ...) OC_PRINTF(3, 4);
 oc_shape oc_g_shape(const oc_graph *g, oc_tid t);
 /* A constant tensor; data is owned by the caller (the model) and must outlive the graph. */
@@ -115,20 +125,25 @@ typedef struct {
 
 /* Run every node. arena: oc_graph_arena_bytes(), scratch: oc_graph_scratch_bytes(), both
  * 64-byte aligned. inputs in the order of oc_g_input calls. prof may be NULL.
- * (H5) With prof->enabled each node is timed with oc_now_ms; after the run prof->n/ms/names/
+ * With prof->enabled each node is timed with oc_now_ms; after the run prof->n/ms/names/
  * ops/flops point into arrays owned by the graph (valid until it is re-planned or freed).
  * No allocation happens here: everything is sized by oc_graph_plan. */
 oc_status oc_graph_run(oc_graph *g, const oc_ctx *ctx, void *arena,
                        const float *const *inputs, int n_inputs, oc_profile *prof);
 float *oc_graph_data(const oc_graph *g, void *arena, oc_tid t);
 int oc_graph_num_inputs(const oc_graph *g);
+/* input i's declared name and dtype */
+const char *oc_graph_input_name(const oc_graph *g, int i);
+oc_dtype oc_graph_input_dtype(const oc_graph *g, int i);
+/* 1 when output i was declared with oc_g_export */
+int oc_graph_output_is_export(const oc_graph *g, int i);
 int oc_graph_num_outputs(const oc_graph *g);
 oc_tid oc_graph_output_tid(const oc_graph *g, int i);
 const char *oc_graph_tensor_name(const oc_graph *g, oc_tid t);
 oc_tid oc_graph_find(const oc_graph *g, const char *name);
 int oc_graph_num_nodes(const oc_graph *g);
 
-/* ---- additions (H5, additive): plan inspection, output names, profile table ---- */
+/* ---- plan inspection, output names, profile table ---- */
 typedef struct {
     size_t offset;   /* byte offset of the tensor's first element in the arena */
     size_t bytes;    /* bytes of the storage block holding it (64-byte multiple) */

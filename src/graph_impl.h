@@ -25,6 +25,7 @@ typedef struct oc_gtensor {
     char *name;            /* NULL unless named */
     oc_tkind kind;
     int is_output;
+    oc_dtype dtype;        /* OC_TK_INPUT: what the caller gives (compute is float32) */
     const float *cdata;    /* OC_TK_CONST */
     oc_tid root;           /* OC_TK_VIEW: the (non-view) root; else itself */
     int64_t elem_off;      /* OC_TK_VIEW: element offset in the root */
@@ -53,6 +54,7 @@ typedef struct oc_gnode {
 typedef struct {
     oc_tid tid;
     char *name;
+    int exported;          /* persists in the session for later stages */
 } oc_goutput;
 
 struct oc_graph {
@@ -88,8 +90,6 @@ struct oc_graph {
 oc_tid oc_g_failf(oc_graph *g, oc_status st, const char *fmt, ...) OC_PRINTF(3, 4);
 /* usable tensor id? (also fails the graph when not, naming op) */
 int oc_g_check_tid(oc_graph *g, oc_tid t, const char *op);
-/* format a shape "[1, 3, 640, 640]" into buf */
-const char *oc_shape_str(const oc_shape *s, char *buf, size_t n);
 /* validate a shape (ndim 0..OC_MAX_DIMS, dims >= 1, byte size fits) */
 int oc_shape_valid(const oc_shape *s);
 int oc_shape_equal(const oc_shape *a, const oc_shape *b);

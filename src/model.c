@@ -451,3 +451,58 @@ void oc_model_input_size(const oc_model *m, int *height, int *width)
 }
 
 uint64_t oc_model_num_params(const oc_model *m) { return m ? m->num_params : 0; }
+
+/* ---------------------------------------------------------------- stages and inputs --- */
+
+static const char *const single_stage[] = {"main", NULL};
+
+int oc_arch_num_stages(const oc_arch *a)
+{
+    const char *const *st = a && a->stages && a->stages[0] ? a->stages : single_stage;
+    int n = 0;
+    while (st[n]) n++;
+    return n;
+}
+
+const char *oc_arch_stage(const oc_arch *a, int i)
+{
+    const char *const *st = a && a->stages && a->stages[0] ? a->stages : single_stage;
+    if (i < 0 || i >= oc_arch_num_stages(a)) return NULL;
+    return st[i];
+}
+
+int oc_model_num_stages(const oc_model *m) { return m ? oc_arch_num_stages(m->arch) : 0; }
+
+const char *oc_model_stage(const oc_model *m, int i) { return m ? oc_arch_stage(m->arch, i) : NULL; }
+
+const oc_io_desc *oc_io_find(const oc_io_desc *in, int n, const char *name)
+{
+    if (!in || !name) return NULL;
+    for (int i = 0; i < n; i++)
+        if (in[i].name && !strcmp(in[i].name, name)) return &in[i];
+    return NULL;
+}
+
+const oc_io_desc *oc_io_find_image(const oc_io_desc *in, int n, const char *name)
+{
+    const oc_io_desc *d = oc_io_find(in, n, name);
+    if (d || !in) return d;
+    const oc_io_desc *only = NULL;
+    for (int i = 0; i < n; i++) {
+        if (in[i].ndim != 4 || in[i].dtype != OC_DTYPE_F32) continue;
+        if (only) return NULL;
+        only = &in[i];
+    }
+    return only;
+}
+
+const char *oc_dtype_name(oc_dtype dt)
+{
+    switch (dt) {
+    case OC_DTYPE_F32: return "f32";
+    case OC_DTYPE_I32: return "i32";
+    case OC_DTYPE_I64: return "i64";
+    case OC_DTYPE_U8: return "u8";
+    }
+    return "?";
+}

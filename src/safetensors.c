@@ -60,12 +60,12 @@ static const struct {
 };
 #define ST_NUM_DTYPES ((int)(sizeof g_dtypes / sizeof g_dtypes[0]))
 
-size_t oc_dtype_size(oc_dtype dt)
+size_t oc_st_dtype_size(oc_st_dtype dt)
 {
     return ((int)dt >= 0 && (int)dt < ST_NUM_DTYPES) ? g_dtypes[dt].size : 0;
 }
 
-const char *oc_dtype_name(oc_dtype dt)
+const char *oc_st_dtype_name(oc_st_dtype dt)
 {
     return ((int)dt >= 0 && (int)dt < ST_NUM_DTYPES) ? g_dtypes[dt].name : "?";
 }
@@ -213,7 +213,7 @@ static oc_status parse_entry(oc_st_file *f, const cJSON *e, oc_st_tensor *t)
         return oc_error(OC_ERR_FORMAT, "%s: tensor '%s': unknown dtype '%.32s'", path, name,
                         dtype->valuestring);
     }
-    t->dtype = (oc_dtype)dt;
+    t->dtype = (oc_st_dtype)dt;
     /* shape */
     if (!shape)
         return oc_error(OC_ERR_FORMAT, "%s: tensor '%s': missing shape", path, name);
@@ -713,7 +713,7 @@ oc_status oc_st_to_f32(const oc_st_file *f, const oc_st_tensor *t, float *dst)
         return OC_OK;
     default:
         return oc_error(OC_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, not a floating type "
-                        "that converts to float32", path, t->name, oc_dtype_name(t->dtype));
+                        "that converts to float32", path, t->name, oc_st_dtype_name(t->dtype));
     }
 }
 
@@ -758,7 +758,7 @@ oc_status oc_st_load_f32(const oc_st_file *f, const char *name, int ndim, const 
 
 typedef struct {
     char *name;
-    oc_dtype dt;
+    oc_st_dtype dt;
     int ndim;
     int64_t shape[OC_ST_MAX_DIMS];
     uint64_t nbytes;
@@ -803,13 +803,13 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
-oc_status oc_st_writer_add(oc_st_writer *w, const char *name, oc_dtype dt, int ndim,
+oc_status oc_st_writer_add(oc_st_writer *w, const char *name, oc_st_dtype dt, int ndim,
                            const int64_t *shape, const void *data)
 {
     if (!w || !name) return oc_error(OC_ERR_INVALID_ARG, "oc_st_writer_add: NULL argument");
     if (!*name || !strcmp(name, "__metadata__"))
         return oc_error(OC_ERR_INVALID_ARG, "oc_st_writer_add: invalid tensor name '%s'", name);
-    if (oc_dtype_size(dt) == 0)
+    if (oc_st_dtype_size(dt) == 0)
         return oc_error(OC_ERR_INVALID_ARG, "oc_st_writer_add: tensor '%s': bad dtype %d", name,
                         (int)dt);
     if (ndim < 0 || ndim > OC_ST_MAX_DIMS || (ndim > 0 && !shape))
@@ -828,7 +828,7 @@ oc_status oc_st_writer_add(oc_st_writer *w, const char *name, oc_dtype dt, int n
                             "elements", name);
     }
     uint64_t nbytes;
-    if (!oc_mul_u64(numel, oc_dtype_size(dt), &nbytes) || nbytes > SIZE_MAX ||
+    if (!oc_mul_u64(numel, oc_st_dtype_size(dt), &nbytes) || nbytes > SIZE_MAX ||
         (double)nbytes > ST_MAX_INT)
         return oc_error(OC_ERR_INVALID_ARG, "oc_st_writer_add: tensor '%s': too large", name);
     if (nbytes && !data)
@@ -966,7 +966,7 @@ oc_status oc_st_writer_save(oc_st_writer *w, const char *path)
         first = 0;
         sb_json_string(&b, t->name);
         sb_str(&b, ":{\"dtype\":\"");
-        sb_str(&b, oc_dtype_name(t->dt));
+        sb_str(&b, oc_st_dtype_name(t->dt));
         sb_str(&b, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->shape[d]);

@@ -14,13 +14,13 @@
 typedef enum {
     OC_DT_F32 = 0, OC_DT_F16, OC_DT_BF16, OC_DT_I64, OC_DT_I32, OC_DT_I8, OC_DT_U8, OC_DT_BOOL,
     OC_DT_F64
-} oc_dtype;
-size_t oc_dtype_size(oc_dtype dt);
-const char *oc_dtype_name(oc_dtype dt);  /* "F32", ... */
+} oc_st_dtype;
+size_t oc_st_dtype_size(oc_st_dtype dt);
+const char *oc_st_dtype_name(oc_st_dtype dt);  /* "F32", ... */
 
 typedef struct {
     const char *name;
-    oc_dtype dtype;
+    oc_st_dtype dtype;
     int ndim;
     int64_t shape[OC_ST_MAX_DIMS];
     uint64_t numel;
@@ -58,7 +58,7 @@ typedef struct oc_st_writer oc_st_writer;
 oc_st_writer *oc_st_writer_new(void);
 void oc_st_writer_free(oc_st_writer *w);
 /* data is copied. */
-oc_status oc_st_writer_add(oc_st_writer *w, const char *name, oc_dtype dt, int ndim,
+oc_status oc_st_writer_add(oc_st_writer *w, const char *name, oc_st_dtype dt, int ndim,
                            const int64_t *shape, const void *data);
 oc_status oc_st_writer_meta(oc_st_writer *w, const char *key, const char *value);
 oc_status oc_st_writer_save(oc_st_writer *w, const char *path);

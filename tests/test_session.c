@@ -110,10 +110,16 @@ static void mean_fn(const oc_ctx *ctx, const void *params, const float *const *i
     }
 }
 
-static oc_status toy_build(const struct oc_model *m, oc_graph *g, int n, int h, int w)
+static oc_status toy_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                           const oc_io_desc *in, int n_in)
 {
+    (void)stage;
     atomic_fetch_add(&g_builds, 1);
     const toy_data *d = m->arch_data;
+    const oc_io_desc *img = oc_io_find_image(in, n_in, "images");
+    if (!img || img->ndim != 4)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "toy: needs an NCHW input 'images'"));
+    int n = (int)img->dims[0], h = (int)img->dims[2], w = (int)img->dims[3];
     oc_tid x = oc_g_input(g, "images", oc_shape4(n, TOY_C, h, w));
     chan_params ps = {d->scale, 0}, pb = {d->bias, 1};
     oc_tid a = oc_g_custom(g, "chan_scale", &x, 1, oc_shape4(n, TOY_C, h, w), chan_fn, &ps,
@@ -131,7 +137,8 @@ static oc_status toy_build(const struct oc_model *m, oc_graph *g, int n, int h, 
     return oc_graph_status(g);
 }
 
-static const oc_arch toy_arch = {"toyarch", OC_TASK_NONE, toy_load, toy_build, toy_free};
+static const oc_arch toy_arch = {
+    .name = "toyarch", .load = toy_load, .build = toy_build, .free = toy_free};
 
 /* ---------------------------------------------------------------- fixtures ------------ */
 

@@ -243,7 +243,7 @@ static void run_synthetic(const char *arch, const char *scale, int n, int h, int
     assert_int_equal(oc_session_set_keep_layers(s, 1), OC_OK);
     float *x = malloc((size_t)n * 3 * h * w * sizeof(float));
     tu_fill_uniform(x, (size_t)n * 3 * h * w, 5, 0.0f, 1.0f);
-    oc_tensor in = {"images", 4, {n, 3, h, w}, x};
+    oc_tensor in = {.name = "images", .ndim = 4, .dims = {n, 3, h, w}, .data = x};
     st = oc_session_run(s, &in, 1);
     if (st) fprintf(stderr, "run: %s\n", oc_last_error());
     free(x);
@@ -319,7 +319,7 @@ static void test_yolo11_synthetic_batch(void **state)
     float *x = malloc((size_t)2 * 3 * H * W * sizeof(float));
     tu_fill_uniform(x, (size_t)2 * 3 * H * W, 5, 0.0f, 1.0f);
     for (int b = 0; b < 2; b++) {
-        oc_tensor in = {"images", 4, {1, 3, H, W}, x + (size_t)b * 3 * H * W};
+        oc_tensor in = {.name = "images", .ndim = 4, .dims = {1, 3, H, W}, .data = x + (size_t)b * 3 * H * W};
         assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
         oc_tensor o1;
         assert_int_equal(oc_session_output(s, 0, &o1), OC_OK);
@@ -334,7 +334,7 @@ static void test_yolo11_synthetic_batch(void **state)
         if (b == 0) check_synthetic_output(s, &o1, 23);
     }
     /* an input that is not a multiple of 32 fails with a message */
-    oc_tensor bad = {"images", 4, {1, 3, 100, W}, x};
+    oc_tensor bad = {.name = "images", .ndim = 4, .dims = {1, 3, 100, W}, .data = x};
     assert_int_not_equal(oc_session_run(s, &bad, 1), OC_OK);
     assert_non_null(strstr(oc_last_error(), "multiple of 32"));
     free(x);
@@ -466,7 +466,7 @@ static void test_cli_gen_run(void **state)
     oc_session *s = NULL;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
     assert_int_equal(oc_session_set_num_threads(s, 1), OC_OK);
-    oc_tensor it = {"images", 4, {1, 3, 64, 96}, x};
+    oc_tensor it = {.name = "images", .ndim = 4, .dims = {1, 3, 64, 96}, .data = x};
     assert_int_equal(oc_session_run(s, &it, 1), OC_OK);
     oc_tensor o;
     assert_int_equal(oc_session_output(s, 0, &o), OC_OK);

@@ -137,7 +137,9 @@ static int compute_flops(const char *path, const oc_st_file *f, flops_info *fi)
     oc_graph *g = oc_graph_new();
     oc_status st = OC_ERR_NOMEM;
     if (g && m->arch && m->arch->build) {
-        st = m->arch->build(m, g, 1, fi->h, fi->w);
+        oc_io_desc img = {.name = "images", .dtype = OC_DTYPE_F32, .ndim = 4,
+                          .dims = {1, 3, fi->h, fi->w}};
+        st = m->arch->build(m, g, oc_arch_stage(m->arch, 0), &img, 1);
         if (st == OC_OK) st = oc_graph_status(g);
     }
     if (st == OC_OK) {
@@ -229,7 +231,7 @@ int cmd_info(int argc, char **argv)
         for (int d = 0; d < NDT; d++) {
             if (!count[d]) continue;
             printf("%s\n    \"%s\": {\"tensors\": %llu, \"bytes\": %llu}", first ? "" : ",",
-                   oc_dtype_name((oc_dtype)d), (unsigned long long)count[d],
+                   oc_st_dtype_name((oc_st_dtype)d), (unsigned long long)count[d],
                    (unsigned long long)bytes[d]);
             first = 0;
         }
@@ -249,7 +251,7 @@ int cmd_info(int argc, char **argv)
                 const oc_st_tensor *t = oc_st_tensor_at(f, i);
                 printf(i ? ",\n    {\"name\": " : "\n    {\"name\": ");
                 put_json_string(stdout, t->name);
-                printf(", \"dtype\": \"%s\", \"shape\": [", oc_dtype_name(t->dtype));
+                printf(", \"dtype\": \"%s\", \"shape\": [", oc_st_dtype_name(t->dtype));
                 for (int d = 0; d < t->ndim; d++)
                     printf(d ? ", %lld" : "%lld", (long long)t->shape[d]);
                 printf("]}");
@@ -275,7 +277,7 @@ int cmd_info(int argc, char **argv)
         printf("bytes by dtype:\n");
         for (int d = 0; d < NDT; d++)
             if (count[d])
-                printf("  %-4s %s bytes in %s tensors\n", oc_dtype_name((oc_dtype)d),
+                printf("  %-4s %s bytes in %s tensors\n", oc_st_dtype_name((oc_st_dtype)d),
                        grouped(bytes[d], g3), grouped(count[d], g1));
         printf("data bytes: %s\n", grouped(file_bytes, g1));
         if (fi.arch[0]) {
@@ -294,7 +296,7 @@ int cmd_info(int argc, char **argv)
                 const oc_st_tensor *t = oc_st_tensor_at(f, i);
                 printf("  ");
                 put_text(stdout, t->name, 300);
-                printf("  %s [", oc_dtype_name(t->dtype));
+                printf("  %s [", oc_st_dtype_name(t->dtype));
                 for (int d = 0; d < t->ndim; d++)
                     printf(d ? ",%lld" : "%lld", (long long)t->shape[d]);
                 printf("]\n");

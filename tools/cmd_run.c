@@ -25,7 +25,7 @@ static void run_usage(FILE *f)
             "  --input-name S  use only the input tensor S (e.g. images_320 of a parity fixture)\n");
 }
 
-static int is_float(oc_dtype dt)
+static int is_float(oc_st_dtype dt)
 {
     return dt == OC_DT_F32 || dt == OC_DT_F16 || dt == OC_DT_BF16 || dt == OC_DT_F64;
 }
@@ -134,7 +134,7 @@ int cmd_run(int argc, char **argv)
         const oc_st_tensor *t = sel[i];
         if (!is_float(t->dtype) || t->ndim < 1 || t->ndim > OC_MAX_DIMS) {
             fprintf(stderr, "ocellus run: %s: tensor '%s' (%s, %d dims) cannot be an input\n",
-                    in_path, t->name, oc_dtype_name(t->dtype), t->ndim);
+                    in_path, t->name, oc_st_dtype_name(t->dtype), t->ndim);
             goto done;
         }
         inputs[i].name = t->name;

@@ -962,12 +962,24 @@ oc_status yolo_load_with(struct oc_model *m, const char *arch, yolo_walk_fn walk
     return OC_OK;
 }
 
-oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, int n, int h, int w,
-                          yolo_walk_fn walk)
+oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, const oc_io_desc *inputs,
+                          int n_inputs, yolo_walk_fn walk)
 {
     const yolo_model_data *md = m->arch_data;
     const char *path = m->path ? m->path : "model";
     if (!md) return oc_error(OC_ERR_INVALID_ARG, "%s: model weights are not loaded", path);
+    const oc_io_desc *img = oc_io_find_image(inputs, n_inputs, "images");
+    if (!img)
+        return oc_graph_fail(g, oc_error(OC_ERR_INVALID_ARG, "a %s graph takes one NCHW float "
+                                         "input 'images'", md->hp.arch));
+    if (img->ndim != 4)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "input '%s' must be NCHW (4 dims), got "
+                                         "%d dims", img->name ? img->name : "images",
+                                         img->ndim));
+    if (img->dims[0] > INT32_MAX || img->dims[2] > INT32_MAX || img->dims[3] > INT32_MAX)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "input '%s' is too large",
+                                         img->name ? img->name : "images"));
+    int n = (int)img->dims[0], h = (int)img->dims[2], w = (int)img->dims[3];
     if (n < 1 || h < 32 || w < 32 || h % 32 || w % 32)
         return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "input %dx3x%dx%d: a %s input needs "
                                          "batch >= 1, and height and width each a multiple of "
@@ -1130,17 +1142,23 @@ oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes,
 
 /* ---- oc_arch entries ---- */
 static oc_status yolo11_load(struct oc_model *m) { return yolo_load_with(m, "yolo11", yolo11_walk); }
-static oc_status yolo11_build(const struct oc_model *m, oc_graph *g, int n, int h, int w)
+static oc_status yolo11_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                              const oc_io_desc *in, int n_in)
 {
-    return yolo_build_with(m, g, n, h, w, yolo11_walk);
+    (void)stage;
+    return yolo_build_with(m, g, in, n_in, yolo11_walk);
 }
 static oc_status yolov8_load(struct oc_model *m) { return yolo_load_with(m, "yolov8", yolov8_walk); }
-static oc_status yolov8_build(const struct oc_model *m, oc_graph *g, int n, int h, int w)
+static oc_status yolov8_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                              const oc_io_desc *in, int n_in)
 {
-    return yolo_build_with(m, g, n, h, w, yolov8_walk);
+    (void)stage;
+    return yolo_build_with(m, g, in, n_in, yolov8_walk);
 }
 
-const oc_arch oc_arch_yolo11 = {"yolo11", OC_TASK_DETECT_YOLO, yolo11_load, yolo11_build,
-                                yolo_free};
-const oc_arch oc_arch_yolov8 = {"yolov8", OC_TASK_DETECT_YOLO, yolov8_load, yolov8_build,
-                                yolo_free};
+const oc_arch oc_arch_yolo11 = {
+    .name = "yolo11", .task = "detect_yolo", .load = yolo11_load, .build = yolo11_build,
+    .free = yolo_free};
+const oc_arch oc_arch_yolov8 = {
+    .name = "yolov8", .task = "detect_yolo", .load = yolov8_load, .build = yolov8_build,
+    .free = yolo_free};

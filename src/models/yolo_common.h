@@ -146,8 +146,9 @@ typedef struct {
     yolo_weights W;
 } yolo_model_data;
 oc_status yolo_load_with(struct oc_model *m, const char *arch, yolo_walk_fn walk);
-oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, int n, int h, int w,
-                          yolo_walk_fn walk);
+/* the graph for the image input ("images", or the only 4-d float input) */
+oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, const oc_io_desc *inputs,
+                          int n_inputs, yolo_walk_fn walk);
 void yolo_free(struct oc_model *m);
 oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, uint32_t seed,
                              const char *out_path);

@@ -1,0 +1,19 @@
+/* session.h -- what task code (src/tasks/) and the CLI need from a session beyond the public
+ * API (src/session.c). */
+#ifndef OC_SESSION_H
+#define OC_SESSION_H
+
+#include "internal.h"
+
+struct oc_model;
+
+/* The model a session was created on. */
+const struct oc_model *oc_session_model(const oc_session *s);
+
+/* The arena slot of a stage's input (NULL stage: the first) after the stage was prepared for
+ * the current shapes, NULL otherwise. A task writes its preprocessed image here and passes
+ * this same pointer as the input's data: the run then copies nothing. Valid until the
+ * stage is rebuilt or re-planned. */
+float *oc_session_input_buffer(oc_session *s, const char *stage, const char *name);
+
+#endif
