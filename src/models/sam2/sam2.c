@@ -829,14 +829,21 @@ const float *sam2_pos_embed(const oc_model *m, int gh, int gw)
     return nhwc;
 }
 
-static oc_status sam2_build(const oc_model *m, oc_graph *g, int n, int h, int w)
+static oc_status sam2_build(const oc_model *m, oc_graph *g, const char *stage,
+                            const oc_io_desc *in, int n_in)
 {
-    return sam2_build_encoder(m, g, n, h, w);
+    (void)stage;
+    const oc_io_desc *img = oc_io_find_image(in, n_in, "image");
+    if (!img || img->ndim != 4 || img->dims[0] > INT32_MAX || img->dims[2] > INT32_MAX ||
+        img->dims[3] > INT32_MAX)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2: the encoder takes one NCHW float "
+                                         "input 'image'"));
+    return sam2_build_encoder(m, g, (int)img->dims[0], (int)img->dims[2], (int)img->dims[3]);
 }
 
 const oc_arch oc_arch_sam2 = {
     .name = "sam2",
-    .task = OC_TASK_NONE,
+    .task = NULL,
     .load = sam2_load,
     .build = sam2_build,
     .free = sam2_free,
