@@ -197,6 +197,9 @@ oc_status oc_session_prepare_stage(oc_session *s, const char *stage, const oc_te
                                    int n_inputs);
 /* Activation arena bytes of the last prepared or run stage (0 before any). */
 size_t oc_session_arena_bytes(const oc_session *s);
+/* What the activations of the last prepared or run stage would take if none shared memory
+ * (every intermediate's own bytes): 1 - arena / this is the planner's saving. */
+size_t oc_session_activation_bytes(const oc_session *s);
 /* Floating-point operations of one run of the last prepared or run stage. */
 double oc_session_flops(const oc_session *s);
 

@@ -607,6 +607,10 @@ double oc_graph_flops(const oc_graph *g)
 }
 
 size_t oc_graph_arena_bytes(const oc_graph *g) { return g && g->planned ? g->arena_bytes : 0; }
+size_t oc_graph_activation_bytes(const oc_graph *g)
+{
+    return g && g->planned ? g->activation_bytes : 0;
+}
 size_t oc_graph_scratch_bytes(const oc_graph *g) { return g && g->planned ? g->scratch_bytes : 0; }
 
 oc_status oc_graph_tensor_plan(const oc_graph *g, oc_tid t, oc_tensor_plan *out)

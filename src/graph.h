@@ -111,6 +111,9 @@ oc_tid oc_g_custom(oc_graph *g, const char *opname, const oc_tid *ins, int nin, 
  * tensor stays live to the end (readable after a run). */
 oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads);
 size_t oc_graph_arena_bytes(const oc_graph *g);
+/* Sum of every planned activation's bytes, as if none shared memory (the planner's saving is
+ * 1 - arena / this). */
+size_t oc_graph_activation_bytes(const oc_graph *g);
 size_t oc_graph_scratch_bytes(const oc_graph *g);
 double oc_graph_flops(const oc_graph *g);
 

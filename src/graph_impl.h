@@ -74,6 +74,7 @@ struct oc_graph {
     int planned;
     int keep_named;
     size_t arena_bytes, scratch_bytes;
+    size_t activation_bytes;    /* every activation's own bytes, as if none shared memory */
     int max_nin;
     const float **run_ptrs;     /* max_nin */
     oc_shape *run_shapes;       /* max_nin */

@@ -112,6 +112,13 @@ oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
 
     /* 3. blocks: one per storage owner in the arena */
     int nb = 0;
+    uint64_t all_acts = 0; /* what the activations would take without reuse or in-place */
+    for (int i = 0; i < nt; i++) {
+        const oc_gtensor *t = &g->t[i];
+        if (t->kind == OC_TK_CONST || t->kind == OC_TK_VIEW) continue;
+        uint64_t bytes = (uint64_t)oc_shape_numel(&t->shape) * sizeof(float);
+        all_acts += (bytes + OC_PLAN_ALIGN - 1) / OC_PLAN_ALIGN * OC_PLAN_ALIGN;
+    }
     for (int i = 0; i < nt; i++) {
         const oc_gtensor *t = &g->t[i];
         if (t->kind == OC_TK_CONST || t->kind == OC_TK_VIEW) continue;
@@ -159,6 +166,7 @@ oc_status oc_graph_plan(oc_graph *g, int keep_named, oc_isa isa, int nthreads)
     }
     for (int i = 0; i < nt; i++) g->t[i].store = store[i];
     g->arena_bytes = arena;
+    g->activation_bytes = all_acts > SIZE_MAX ? SIZE_MAX : (size_t)all_acts;
 
     /* 4. scratch and run-time arrays */
     int max_nin = 1;

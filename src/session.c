@@ -674,6 +674,12 @@ size_t oc_session_arena_bytes(const oc_session *s)
     return st && st->g ? oc_graph_arena_bytes(st->g) : 0;
 }
 
+size_t oc_session_activation_bytes(const oc_session *s)
+{
+    const oc_stage_state *st = cur_stage(s);
+    return st && st->g ? oc_graph_activation_bytes(st->g) : 0;
+}
+
 double oc_session_flops(const oc_session *s)
 {
     const oc_stage_state *st = cur_stage(s);
