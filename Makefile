@@ -28,7 +28,10 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(sort $(wildcard bench/src/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 BENCH_OPS_SRC := $(wildcard bench/ops/*.c)
-HDRS := $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h ops/*.h tests/util/*.h bench/src/*.h)
+HDRS := $(wildcard include/*.h src/*.h src/*/*.h src/*/*/*.h ops/*.h)
+# the benchmark's and the tests' own headers rebuild only their objects, not the library
+$(BENCH_OBJ) $(TEST_UTIL_OBJ) $(TEST_BIN): $(wildcard tests/util/*.h bench/src/*.h)
+$(TEST_BIN): $(wildcard bench/src/*.c)  # test_bench_* include the harness sources
 
 .SECONDARY:
 

@@ -53,7 +53,11 @@ static void make_run(int n)
         v->batch.ok = 1;
         v->batch.batch = 4;
         v->batch_n = 4;
+        v->conc_requests = 2;
         v->batch.peak_rss_mb = 300.0 * (i + 1);
+        v->load_cold_ms = 200.0 * (i + 1);
+        v->load_limit_ms = 5000;
+        v->realtime_pct = 100;
         v->conc.k = 2;
         snprintf(v->conc.model, sizeof v->conc.model, "v%d", i);
         push(&v->conc.resp_ms, 200.0 * (i + 1), 4);
@@ -84,11 +88,13 @@ static void test_all_pass(void **state)
     (void)state;
     make_run(3);
     bn_gates_evaluate(&run);
-    assert_int_equal(run.n_gates, 6);
-    assert_int_equal(run.n_pass, 6);
+    assert_int_equal(run.n_gates, 8);
+    assert_int_equal(run.n_pass, 8);
     char buf[4096];
     verdict_text(buf, sizeof buf);
-    assert_non_null(strstr(buf, "Performance Gate: PASS\nGates Passed: 6/6\n"));
+    assert_non_null(strstr(buf, "Performance Gate: PASS\nGates Passed: 8/8\n"));
+    assert_non_null(strstr(buf, "  PASS load       v2 cold-file load 600.0 ms (limit 5000 ms)"));
+    assert_non_null(strstr(buf, "  PASS realtime   v0 100.0% of 20 single-image runs under 2000 ms (limit >= 90%)"));
     /* the worst variant is named with its figure and the limit */
     assert_non_null(strstr(buf, "  PASS latency    v2 p95 318.1 ms (limit 2000 ms)"));
     assert_non_null(strstr(buf, "  PASS memory     v2 peak 300.0 MB (limit 1024 MB)"));
@@ -112,7 +118,7 @@ static void test_each_gate_fails_for_its_reason(void **state)
     bn_gates_evaluate(&run);
     assert_false(gate("latency")->pass);
     assert_non_null(strstr(gate("latency")->text, "v1 p95"));
-    assert_int_equal(run.n_pass, 5);
+    assert_int_equal(run.n_pass, 7);
 
     /* memory: 1024 MB is not under 1024 MB */
     make_run(2);
@@ -258,6 +264,117 @@ static void test_config_file_and_environment(void **state)
     assert_false(bn_in_list("yolo11n,yolov8s", "yolov8"));
 }
 
+/* the load and realtime gates fail for their own reasons, naming the variant */
+static void test_load_and_realtime_gates(void **state)
+{
+    (void)state;
+    make_run(3);
+    run.v[1].load_cold_ms = 2500;
+    run.v[1].load_limit_ms = 2000; /* its own limit, below the default */
+    bn_gates_evaluate(&run);
+    assert_false(gate("load")->pass);
+    assert_non_null(strstr(gate("load")->text, "v1 cold-file load 2500.0 ms (limit 2000 ms)"));
+    assert_true(gate("realtime")->pass);
+    make_run(3);
+    run.v[2].realtime_pct = 85; /* 17 of 20 runs under 2 s */
+    bn_gates_evaluate(&run);
+    assert_false(gate("realtime")->pass);
+    assert_non_null(strstr(gate("realtime")->text, "v2 85.0% of 20 single-image runs under 2000 ms"));
+    assert_true(gate("load")->pass);
+    /* a variant that never loaded fails the load gate with its error */
+    make_run(2);
+    run.v[0].load_cold_ms = 0;
+    snprintf(run.v[0].error, sizeof run.v[0].error, "bad header");
+    bn_gates_evaluate(&run);
+    assert_false(gate("load")->pass);
+    assert_non_null(strstr(gate("load")->text, "bad header"));
+    free_run();
+}
+
+/* latency taken while other work held the cores: the gate lines say so */
+static void test_gate_lines_state_the_load(void **state)
+{
+    (void)state;
+    make_run(2);
+    run.env.cores = 2;
+    run.env.threads = 2;
+    run.env.load_start = 0.4;
+    run.load_max = 2.3; /* this run's own two threads: a quiet host */
+    bn_gates_evaluate(&run);
+    assert_null(strstr(gate("latency")->text, "load average"));
+    run.load_max = 5.3; /* three more runnable threads than ours on two cores */
+    bn_gates_evaluate(&run);
+    const char *want = "timings taken under load average 5.30 on 2 cores";
+    assert_non_null(strstr(gate("latency")->text, want));
+    assert_non_null(strstr(gate("concurrent")->text, want));
+    assert_non_null(strstr(gate("realtime")->text, want));
+    assert_null(strstr(gate("memory")->text, "load average")); /* memory does not move with load */
+    /* busy already at the start */
+    run.load_max = 2.1;
+    run.env.load_start = 3.0;
+    bn_gates_evaluate(&run);
+    assert_non_null(strstr(gate("latency")->text, "under load average 3.00 on 2 cores"));
+    free_run();
+}
+
+/* variants the run budget left unmeasured, or without their optional checks, are named on
+ * the gate lines and do not count as failures */
+static void test_budget_cuts_are_reported(void **state)
+{
+    (void)state;
+    make_run(3);
+    run.cfg.total_budget_s = 780;
+    run.v[1].conc_requests = 0; /* optional checks skipped */
+    run.v[1].batch_n = 0;
+    run.v[1].batch.ok = 0;
+    free(run.v[1].conc.resp_ms.v);
+    memset(&run.v[1].conc, 0, sizeof run.v[1].conc);
+    run.n_budget_cut = 1;
+    run.v[2].budget_skipped = 1; /* not measured at all */
+    free(run.v[2].e2e.v);
+    memset(&run.v[2].e2e, 0, sizeof run.v[2].e2e);
+    run.v[2].peak.ok = 0;
+    run.n_budget_skipped = 1;
+    bn_gates_evaluate(&run);
+    assert_int_equal(run.n_pass, run.n_gates);
+    assert_non_null(strstr(gate("latency")->text, "1 variant(s) not measured: the 780 s run budget was spent"));
+    assert_non_null(strstr(gate("batch")->text, "skipped on 1 variant(s) by the run budget"));
+    assert_non_null(strstr(gate("concurrent")->text, "skipped on 1 variant(s) by the run budget"));
+    free_run();
+}
+
+/* per-variant load limits: a JSON object in config.json, name=ms in the environment; a key
+ * matches the variant's name or its longest prefix */
+static void test_load_limits_config(void **state)
+{
+    (void)state;
+    bn_config c;
+    bn_config_defaults(&c);
+    assert_true(bn_config_load_limit(&c, "yolo11n") == 5000);
+    const char *path = tu_tmp_path(".json");
+    const char *js = "{\"gates\": {\"load_ms\": 3000, \"load_ms_per_variant\": {\"yolo11\": 4000, "
+                     "\"yolo11x\": 9000, \"sam2\": 12000}, \"realtime_rate_pct\": 95}}";
+    assert_int_equal(tu_write_file(path, js, strlen(js)), 0);
+    char err[600];
+    assert_int_equal(bn_config_load(&c, path, err, sizeof err), 0);
+    assert_true(bn_config_load_limit(&c, "yolo11x") == 9000);
+    assert_true(bn_config_load_limit(&c, "yolo11n") == 4000);
+    assert_true(bn_config_load_limit(&c, "sam2l") == 12000);
+    assert_true(bn_config_load_limit(&c, "yolov8n") == 3000);
+    assert_true(c.realtime_rate == 95);
+    setenv("OCELLUS_BENCH_LOAD_LIMITS", "yolov8=2500,yolov8x=7000", 1);
+    assert_int_equal(bn_config_env(&c, NULL, 0), 1);
+    unsetenv("OCELLUS_BENCH_LOAD_LIMITS");
+    assert_true(bn_config_load_limit(&c, "yolov8x") == 7000);
+    assert_true(bn_config_load_limit(&c, "yolov8s") == 2500);
+    assert_true(bn_config_load_limit(&c, "yolo11x") == 3000); /* the environment replaced the table */
+    const char *bad = "{\"gates\": {\"load_ms_per_variant\": {\"yolo11\": \"fast\"}}}";
+    assert_int_equal(tu_write_file(path, bad, strlen(bad)), 0);
+    assert_int_equal(bn_config_load(&c, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "gates.load_ms_per_variant"));
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +383,10 @@ int main(void)
         cmocka_unit_test(test_errors_are_counted),
         cmocka_unit_test(test_regression_gate),
         cmocka_unit_test(test_config_file_and_environment),
+        cmocka_unit_test(test_load_and_realtime_gates),
+        cmocka_unit_test(test_gate_lines_state_the_load),
+        cmocka_unit_test(test_budget_cuts_are_reported),
+        cmocka_unit_test(test_load_limits_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
-/* baseline.c -- saved baselines (bench/baselines/<host>-<isa>-t<threads>.json) and the
- * comparison of a run against them: a change is a regression only when the median moved by
- * more than the threshold AND the Mann-Whitney U test says the samples differ (p < alpha). */
+/* baseline.c -- saved baselines (bench/baselines/<host>-<machine>-<isa>-t<threads>.json) and
+ * the comparison of a run against them: a change is a regression only when the median moved
+ * by more than the threshold AND the Mann-Whitney U test says the samples differ (p < alpha).
+ * A baseline records the identity of its host (CPU model, cores, ISA path, threads, a hash of
+ * the machine id) and is used only by a run whose identity is the same: wall-clock samples
+ * from another machine mean nothing here. */
 #include "bench.h"
 
 #include <cjson/cJSON.h>
@@ -15,8 +18,35 @@ void bn_baseline_path(const bn_run *r, char *out, size_t len)
     snprintf(host, sizeof host, "%s", r->env.host);
     for (char *p = host; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') *p = '_';
-    snprintf(out, len, "%.400s/%.100s-%s-t%d.json", r->cfg.baselines_dir, host, r->env.isa,
-             r->env.threads);
+    snprintf(out, len, "%.400s/%.100s-%.8s-%s-t%d.json", r->cfg.baselines_dir, host,
+             r->env.machine_id, r->env.isa, r->env.threads);
+}
+
+void bn_identity_mismatch(const bn_env *e, const char *cpu, int cores, const char *isa,
+                          int threads, const char *machine_id, char *out, size_t len)
+{
+    out[0] = 0;
+    if (!machine_id || strcmp(machine_id, e->machine_id) || !strcmp(e->machine_id, "unknown"))
+        snprintf(out, len, "machine id %s, this host %s", machine_id ? machine_id : "absent",
+                 e->machine_id);
+    else if (!cpu || strcmp(cpu, e->cpu_model))
+        snprintf(out, len, "CPU '%s', this host '%s'", cpu ? cpu : "absent", e->cpu_model);
+    else if (cores != e->cores)
+        snprintf(out, len, "%d cores, this host %d", cores, e->cores);
+    else if (!isa || strcmp(isa, e->isa))
+        snprintf(out, len, "ISA path %s, this run %s", isa ? isa : "absent", e->isa);
+    else if (threads != e->threads)
+        snprintf(out, len, "%d threads, this run %d", threads, e->threads);
+}
+
+static void identity_json(cJSON *o, const bn_env *e)
+{
+    cJSON *id = cJSON_AddObjectToObject(o, "identity");
+    cJSON_AddStringToObject(id, "cpu_model", e->cpu_model);
+    cJSON_AddNumberToObject(id, "cores", e->cores);
+    cJSON_AddStringToObject(id, "isa_path", e->isa);
+    cJSON_AddNumberToObject(id, "threads", e->threads);
+    cJSON_AddStringToObject(id, "machine_id_hash", e->machine_id);
 }
 
 static cJSON *series_json(const bn_series *s)
@@ -38,6 +68,7 @@ int bn_baseline_save(bn_run *r, char *err, size_t errlen)
     cJSON_AddStringToObject(o, "commit", r->env.commit);
     cJSON_AddStringToObject(o, "timestamp", r->env.timestamp);
     cJSON_AddStringToObject(o, "mode", r->mode);
+    identity_json(o, &r->env);
     cJSON *vs = cJSON_AddObjectToObject(o, "variants");
     int n = 0;
     for (int i = 0; i < r->nv; i++) {
@@ -114,6 +145,10 @@ int bn_baseline_compare(bn_run *r, char *err, size_t errlen)
     size_t len;
     if (bn_read_file(r->baseline_path, &buf, &len)) {
         snprintf(err, errlen, "no baseline at %.300s", r->baseline_path);
+        snprintf(r->baseline_note, sizeof r->baseline_note,
+                 "no baseline for this host (%.100s, %d cores, ISA %s, %d threads, machine %.8s): "
+                 "make bench-baseline saves %.300s", r->env.cpu_model, r->env.cores, r->env.isa,
+                 r->env.threads, r->env.machine_id, r->baseline_path);
         return -1;
     }
     cJSON *o = cJSON_ParseWithLength((const char *)buf, len);
@@ -121,6 +156,28 @@ int bn_baseline_compare(bn_run *r, char *err, size_t errlen)
     const cJSON *vs = o ? cJSON_GetObjectItemCaseSensitive(o, "variants") : NULL;
     if (!cJSON_IsObject(vs)) {
         snprintf(err, errlen, "%.300s: not a baseline file (no \"variants\" object)", r->baseline_path);
+        snprintf(r->baseline_note, sizeof r->baseline_note, "no baseline for this host: %.500s", err);
+        cJSON_Delete(o);
+        return -1;
+    }
+    /* a file at this host's path that was recorded elsewhere (copied, or a host name reused)
+     * is not this host's baseline */
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "identity");
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(id, "cpu_model");
+    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(id, "cores");
+    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(id, "isa_path");
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(id, "threads");
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(id, "machine_id_hash");
+    char why[300];
+    bn_identity_mismatch(&r->env, cJSON_IsString(jc) ? jc->valuestring : NULL,
+                         cJSON_IsNumber(jn) ? jn->valueint : -1,
+                         cJSON_IsString(ji) ? ji->valuestring : NULL,
+                         cJSON_IsNumber(jt) ? jt->valueint : -1,
+                         cJSON_IsString(jm) ? jm->valuestring : NULL, why, sizeof why);
+    if (why[0]) {
+        snprintf(err, errlen, "%.300s was recorded on another host or configuration (%.250s)",
+                 r->baseline_path, why);
+        snprintf(r->baseline_note, sizeof r->baseline_note, "no baseline for this host: %.500s", err);
         cJSON_Delete(o);
         return -1;
     }
@@ -189,9 +246,12 @@ int bn_baseline_promote(const char *results_json, const char *baselines_dir, cha
     ENVSTR("cpu_model", tmp.env.cpu_model);
     ENVSTR("commit", tmp.env.commit);
     ENVSTR("timestamp", tmp.env.timestamp);
+    ENVSTR("machine_id_hash", tmp.env.machine_id);
 #undef ENVSTR
     j = cJSON_GetObjectItemCaseSensitive(env, "threads");
     tmp.env.threads = cJSON_IsNumber(j) ? j->valueint : 0;
+    j = cJSON_GetObjectItemCaseSensitive(env, "cores");
+    tmp.env.cores = cJSON_IsNumber(j) ? j->valueint : 0;
     j = cJSON_GetObjectItemCaseSensitive(o, "mode");
     tmp.mode = cJSON_IsString(j) ? j->valuestring : "quick";
     snprintf(tmp.cfg.baselines_dir, sizeof tmp.cfg.baselines_dir, "%s", baselines_dir);

@@ -33,6 +33,11 @@ typedef struct {
     double batch_memory_mb;     /* peak RSS of load + one batch */
     double concurrent_p95_ms;   /* response time p95 under concurrency */
     double success_rate;        /* percent */
+    double load_ms;             /* cold-file model load limit of a variant not named below */
+    char load_limits[1024];     /* per-variant load limits "yolo11x=4000,sam2=8000" (a name
+                                 * matches a variant exactly or as its longest prefix) */
+    double realtime_ms;         /* real-time target of one single-image run (end to end) */
+    double realtime_rate;       /* percent of single-image runs under it, per variant */
     /* regression */
     double regression_threshold; /* relative, on the median */
     double alpha;                /* significance level of Mann-Whitney U */
@@ -98,11 +103,17 @@ typedef struct {
     double mhz_cur, mhz_max;
     char warnings[1024];
     char kernel[256];
+    char machine_id[24];      /* 16 hex digits of a hash of /etc/machine-id ("unknown") */
+    double load_start;        /* 1-minute load average when the run started */
     double mem_total_mb;
     char timestamp[32];       /* UTC, 2026-11-22T21:00:00Z */
     char library_version[32];
 } bn_env;
 void bn_env_collect(bn_env *e, int threads);
+/* 1-minute load average (/proc/loadavg), -1 when unreadable */
+double bn_loadavg(void);
+/* FNV-1a 64 of the bytes, as 16 hex digits */
+void bn_hash_hex(const void *data, size_t len, char out[17]);
 
 /* ---- images (imagegen.c) ---- */
 typedef enum { BN_CONTENT_SIMPLE = 0, BN_CONTENT_MEDIUM, BN_CONTENT_COMPLEX } bn_content;
@@ -144,19 +155,25 @@ typedef struct {
     uint64_t params;
     double gflops;
     int in_h, in_w;
-    bn_series load_ms;
+    bn_series load_ms;      /* load_ms.v[0] is from a cold file (page cache dropped) */
+    double load_cold_ms, load_limit_ms;
     bn_series e2e, decode, pre, infer, post;
     bs_summary s_load, s_e2e, s_decode, s_pre, s_infer, s_post;
     int warmup;
     double latency_wall_s;
     double throughput;      /* images/s from the mean end-to-end latency */
+    double realtime_pct;    /* share of the single-image runs under cfg.realtime_ms */
     double arena_mb;
+    double activations_mb;  /* every activation's own bytes, as if none shared memory */
+    double planner_saving_pct; /* 100 * (1 - arena / activations) */
+    double load_avg;        /* 1-minute load average right after the latency rounds */
+    int budget_skipped;     /* not measured: the run budget was spent before its turn */
     int n_dets;
     bn_child_result peak;   /* load + one inference in a fresh process */
     bn_child_result batch;  /* load + one batch in a fresh process */
     bn_conc conc;           /* the concurrency gate measurement */
     int attempts, failures;
-    char note[256];         /* how the protocol was shortened to fit the time budget */
+    char note[320];         /* how the protocol was shortened to fit the time budget */
     int conc_requests, batch_n; /* what was actually run */
     /* baseline comparison */
     int compared;
@@ -239,16 +256,60 @@ typedef struct {
     int baseline_found;
     int baseline_saved;
     int compare_required;   /* --compare: a missing baseline fails the regression gate */
+    char baseline_note[600]; /* why no baseline applies (none, or another host's) */
     bn_regression *reg;
     int n_reg;
     /* verdict */
-    bn_gate gates[8];
+    bn_gate gates[12];
     int n_gates, n_pass;
     double wall_s;
     long attempts, failures;
     double t_start_ms;
     int variants_left;      /* not yet measured, for the per-variant share of the budget */
+    int n_budget_skipped;   /* variants not measured because the run budget was spent */
+    int n_budget_cut;       /* variants whose optional checks the budget skipped */
+    double load_max;        /* highest 1-minute load average seen after a variant's rounds */
+    struct bn_trend *trend; /* this host's saved runs (trend.c), NULL when none */
 } bn_run;
+
+/* ---- the run budget (budget.c) ----
+ * Before a variant's latency rounds: from its fresh-process inference time t and load time,
+ * decide what fits in its share (time left / variants left) of quick.total_budget_s. */
+typedef struct {
+    int skip_variant;       /* not even warm-up + min rounds fit in the time left */
+    int skip_optional;      /* concurrency and batch checks skipped, min rounds only */
+    int shortened;          /* concurrency 1 request per thread, batch <= 2 */
+    int conc_requests, batch_n;
+    double latency_budget_ms;
+    char note[320];
+} bn_budget_plan;
+void bn_budget_plan_variant(const bn_config *c, double left_ms, int variants_left, double t_ms,
+                            double load_ms, bn_budget_plan *p);
+
+/* ---- per-variant limits (config.c) ---- */
+double bn_config_load_limit(const bn_config *c, const char *variant);
+
+/* ---- identity of a host for baselines and trends (baseline.c) ---- */
+/* "" when a baseline/run recorded with these fields belongs to this host, else what differs */
+void bn_identity_mismatch(const bn_env *e, const char *cpu, int cores, const char *isa,
+                          int threads, const char *machine_id, char *out, size_t len);
+
+/* ---- trend over this host's saved runs (trend.c) ---- */
+#define BN_TREND_MAX_RUNS 40
+typedef struct bn_trend {
+    int nruns;
+    char timestamp[BN_TREND_MAX_RUNS][32];
+    char commit[BN_TREND_MAX_RUNS][24];
+    char mode[BN_TREND_MAX_RUNS][8];
+    double load_start[BN_TREND_MAX_RUNS];
+    int nvar;
+    char variant[BN_MAX_VARIANTS][64];
+    double median_ms[BN_MAX_VARIANTS][BN_TREND_MAX_RUNS]; /* NAN: not in that run */
+    double peak_mb[BN_MAX_VARIANTS][BN_TREND_MAX_RUNS];
+} bn_trend;
+/* Collect the runs under results_dir whose environment matches this host (skipping
+ * skip_dir, the current run's), oldest first, then the current run; NULL when out of memory. */
+bn_trend *bn_trend_collect(const bn_run *r, const char *skip_dir);
 
 /* measure.c */
 int bn_child_main(int argc, char **argv); /* --child-peak / --child-batch / --callgrind-run */

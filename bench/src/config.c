@@ -32,6 +32,15 @@ static const key_def KEYS[] = {
      "p95 response-time limit under concurrency (ms)"},
     {"gates.success_rate_pct", "OCELLUS_BENCH_SUCCESS_RATE", T_DOUBLE, F(success_rate), 0, 0,
      "minimum share of successful operations (%)"},
+    {"gates.load_ms", "OCELLUS_BENCH_LOAD_MS", T_DOUBLE, F(load_ms), 0, 0,
+     "model load limit from a cold file (page cache dropped), for variants load_ms_per_variant does not name (ms)"},
+    {"gates.load_ms_per_variant", "OCELLUS_BENCH_LOAD_LIMITS", T_STR, F(load_limits), 0,
+     sizeof(((bn_config *)0)->load_limits),
+     "per-variant load limits: JSON object or name=ms,... (a key matches a variant name exactly or as its longest prefix)"},
+    {"gates.realtime_ms", "OCELLUS_BENCH_REALTIME_MS", T_DOUBLE, F(realtime_ms), 0, 0,
+     "real-time target of one single-image run, end to end (ms)"},
+    {"gates.realtime_rate_pct", "OCELLUS_BENCH_REALTIME_RATE", T_DOUBLE, F(realtime_rate), 0, 0,
+     "minimum share of a variant's single-image runs under the real-time target (%)"},
     {"regression.threshold", "OCELLUS_BENCH_REGRESSION_THRESHOLD", T_DOUBLE, F(regression_threshold), 0, 0,
      "relative change of the median beyond which a significant change counts (0.20 = 20%)"},
     {"regression.alpha", "OCELLUS_BENCH_ALPHA", T_DOUBLE, F(alpha), 0, 0,
@@ -103,6 +112,9 @@ void bn_config_defaults(bn_config *c)
     c->batch_memory_mb = 4096;
     c->concurrent_p95_ms = 5000;
     c->success_rate = 99;
+    c->load_ms = 5000;
+    c->realtime_ms = 2000;
+    c->realtime_rate = 90;
     c->regression_threshold = 0.20;
     c->alpha = 0.05;
     c->warmup = 1;
@@ -237,7 +249,19 @@ int bn_config_load(bn_config *c, const char *path, char *err, size_t errlen)
             break;
         case T_STR:
             if (cJSON_IsString(j)) bad = set_from_string(c, k, j->valuestring);
-            else if (cJSON_IsArray(j)) { /* a list of names */
+            else if (cJSON_IsObject(j)) { /* name -> number, kept as "name=v,name=v" */
+                char tmp[1024] = "";
+                const cJSON *e;
+                cJSON_ArrayForEach(e, j) {
+                    if (!cJSON_IsNumber(e) || !e->string || strpbrk(e->string, "=, ")) {
+                        bad = 1;
+                        break;
+                    }
+                    size_t l = strlen(tmp);
+                    snprintf(tmp + l, sizeof tmp - l, "%s%s=%g", l ? "," : "", e->string, e->valuedouble);
+                }
+                if (!bad) bad = set_from_string(c, k, tmp);
+            } else if (cJSON_IsArray(j)) { /* a list of names */
                 char tmp[512] = "";
                 const cJSON *e;
                 cJSON_ArrayForEach(e, j) {
@@ -346,6 +370,31 @@ void *bn_config_json(const bn_config *c)
     }
     cJSON_AddStringToObject(o, "config_file", c->config_path);
     return o;
+}
+
+/* The load limit of a variant: the entry of gates.load_ms_per_variant whose key is the name
+ * itself or its longest prefix ("yolo11x", then "yolo11"), else gates.load_ms. */
+double bn_config_load_limit(const bn_config *c, const char *variant)
+{
+    double best = c->load_ms;
+    size_t best_len = 0;
+    const char *p = c->load_limits;
+    while (*p) {
+        while (*p == ',' || *p == ' ') p++;
+        const char *eq = strchr(p, '=');
+        if (!eq) break;
+        size_t kl = (size_t)(eq - p);
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (kl > 0 && kl <= strlen(variant) && !strncmp(p, variant, kl) && kl > best_len &&
+            end != eq + 1 && v > 0) {
+            best = v;
+            best_len = kl;
+        }
+        p = end;
+        while (*p && *p != ',') p++;
+    }
+    return best;
 }
 
 int bn_in_list(const char *list, const char *name)

@@ -2,11 +2,15 @@
  * total. Gates: latency (p95 end to end per variant), memory (peak RSS of load + one
  * inference per variant), batch (peak RSS of load + one batch), concurrent (p95 response with
  * K callers, results bit-identical to one caller), success (share of operations without
- * error), regression (no critical regression against the saved baseline); full mode adds
- * leak (flat RSS and allocator counters over load/run/free cycles). */
+ * error), regression (no critical regression against the saved baseline), load (model load
+ * from a cold file under the variant's limit), realtime (share of single-image runs under the
+ * real-time target); full mode adds leak (flat RSS and allocator counters over load/run/free
+ * cycles). Timing gates say when they were measured under load, and every gate says what the
+ * run budget left unmeasured. */
 #include "bench.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 static bn_gate *add_gate(bn_run *r, const char *name)
@@ -15,6 +19,38 @@ static bn_gate *add_gate(bn_run *r, const char *name)
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
     return g;
+}
+
+/* not measured: no model file, or the run budget was spent before its turn */
+static int unmeasured(const bn_variant *v) { return v->skipped || v->budget_skipped; }
+
+static void append(bn_gate *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(bn_gate *g, const char *fmt, ...)
+{
+    size_t l = strlen(g->text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->text + l, sizeof g->text - l, fmt, ap);
+    va_end(ap);
+}
+
+/* The 1-minute load average counts this run's own threads; what is left beyond them is other
+ * work competing for the cores. Over half the cores busy with it: the timings are the host's. */
+static int under_load(const bn_run *r, double *load)
+{
+    double own = r->env.threads > 0 ? r->env.threads : 1;
+    double other = r->env.load_start;
+    if (r->load_max - own > other) other = r->load_max - own;
+    *load = r->load_max > r->env.load_start ? r->load_max : r->env.load_start;
+    return r->env.cores > 0 && other > 0.5 * r->env.cores;
+}
+
+static void load_note(const bn_run *r, bn_gate *g)
+{
+    double load;
+    if (under_load(r, &load))
+        append(g, "; timings taken under load average %.2f on %d cores (this run's own %d "
+                  "threads included)", load, r->env.cores, r->env.threads);
 }
 
 static void count_attempts(bn_run *r)
@@ -41,7 +77,7 @@ void bn_gates_evaluate(bn_run *r)
     const bn_config *c = &r->cfg;
     r->n_gates = 0;
     int measured = 0;
-    for (int i = 0; i < r->nv; i++) measured += !r->v[i].skipped;
+    for (int i = 0; i < r->nv; i++) measured += !unmeasured(&r->v[i]);
 
     /* latency */
     {
@@ -50,7 +86,7 @@ void bn_gates_evaluate(bn_run *r)
         int fails = 0;
         for (int i = 0; i < r->nv; i++) {
             const bn_variant *v = &r->v[i];
-            if (v->skipped) continue;
+            if (unmeasured(v)) continue;
             if (v->e2e.n == 0) { broken = broken ? broken : v; fails++; continue; }
             if (!(v->s_e2e.p95 < c->latency_p95_ms)) fails++;
             if (!worst || v->s_e2e.p95 > worst->s_e2e.p95) worst = v;
@@ -69,6 +105,10 @@ void bn_gates_evaluate(bn_run *r)
             size_t l = strlen(g->text);
             snprintf(g->text + l, sizeof g->text - l, "; %d variants over", fails);
         }
+        if (r->n_budget_skipped)
+            append(g, "; %d variant(s) not measured: the %.0f s run budget was spent",
+                   r->n_budget_skipped, c->total_budget_s);
+        load_note(r, g);
     }
     /* memory */
     {
@@ -77,7 +117,7 @@ void bn_gates_evaluate(bn_run *r)
         int fails = 0;
         for (int i = 0; i < r->nv; i++) {
             const bn_variant *v = &r->v[i];
-            if (v->skipped) continue;
+            if (unmeasured(v)) continue;
             if (!v->peak.ok) { broken = broken ? broken : v; fails++; continue; }
             if (!(v->peak.peak_rss_mb < c->memory_mb)) fails++;
             if (!worst || v->peak.peak_rss_mb > worst->peak.peak_rss_mb) worst = v;
@@ -101,7 +141,7 @@ void bn_gates_evaluate(bn_run *r)
         char berr[300] = "";
         for (int i = 0; i < r->nv; i++) {
             const bn_variant *v = &r->v[i];
-            if (v->skipped || c->gate_batch < 1) continue;
+            if (unmeasured(v) || c->gate_batch < 1 || v->batch_n < 1) continue;
             n++;
             if (!v->batch.ok) { fails++; if (!berr[0]) snprintf(berr, sizeof berr, "%s batch %d: %.200s", v->name, v->batch_n, v->batch.error[0] ? v->batch.error : v->error); continue; }
             if (v->batch.peak_rss_mb > worst) { worst = v->batch.peak_rss_mb; snprintf(wname, sizeof wname, "%s", v->name); wb = v->batch.batch; }
@@ -121,6 +161,8 @@ void bn_gates_evaluate(bn_run *r)
         else
             snprintf(g->text, sizeof g->text, "%s batch %d peak %.1f MB (limit %.0f MB)", wname, wb,
                      worst, c->batch_memory_mb);
+        if (r->n_budget_cut)
+            append(g, "; skipped on %d variant(s) by the run budget", r->n_budget_cut);
     }
     /* concurrent */
     {
@@ -132,10 +174,9 @@ void bn_gates_evaluate(bn_run *r)
             for (int i = 0; i < cnt; i++) {
                 const bn_conc *x;
                 if (pass == 0) {
-                    if (r->v[i].skipped || c->gate_concurrency < 1 || r->v[i].e2e.n == 0 ) {
-                        if (!r->v[i].skipped && c->gate_concurrency >= 1) { fails++; n++; }
-                        continue;
-                    }
+                    if (unmeasured(&r->v[i]) || c->gate_concurrency < 1 || r->v[i].conc_requests < 1)
+                        continue; /* not asked for, or cut by the run budget */
+                    if (r->v[i].e2e.n == 0) { fails++; n++; continue; }
                     x = &r->v[i].conc;
                 } else {
                     x = &r->conc[i];
@@ -159,6 +200,9 @@ void bn_gates_evaluate(bn_run *r)
             snprintf(g->text, sizeof g->text, "%s K=%d p95 %.1f ms (limit %.0f ms)%s", worst->model,
                      worst->k, worst->s.p95, c->concurrent_p95_ms,
                      mism ? "; results differ from the single-caller run" : ", results bit-identical");
+        if (r->n_budget_cut)
+            append(g, "; skipped on %d variant(s) by the run budget", r->n_budget_cut);
+        load_note(r, g);
     }
     /* success */
     {
@@ -185,8 +229,12 @@ void bn_gates_evaluate(bn_run *r)
         }
         if (!r->baseline_found) {
             g->pass = !r->compare_required;
-            snprintf(g->text, sizeof g->text, "no baseline for this host/config (%.300s)%s",
-                     r->baseline_path, g->pass ? "" : ": run make bench-baseline first");
+            if (r->baseline_note[0])
+                snprintf(g->text, sizeof g->text, "%.480s%s", r->baseline_note,
+                         g->pass ? "" : "; make bench-compare needs one");
+            else
+                snprintf(g->text, sizeof g->text, "no baseline for this host (%.300s)%s",
+                         r->baseline_path, g->pass ? "" : ": run make bench-baseline first");
         } else {
             g->pass = crit == 0;
             if (worst)
@@ -198,7 +246,58 @@ void bn_gates_evaluate(bn_run *r)
                 snprintf(g->text, sizeof g->text,
                          "no significant regression beyond %.0f%% (%d comparisons, %d improved)",
                          100 * c->regression_threshold, r->n_reg, impr);
+            load_note(r, g);
         }
+    }
+    /* load: from a cold file, under each variant's limit (the worst relative to its limit) */
+    {
+        bn_gate *g = add_gate(r, "load");
+        const bn_variant *worst = NULL, *broken = NULL;
+        int fails = 0;
+        for (int i = 0; i < r->nv; i++) {
+            const bn_variant *v = &r->v[i];
+            if (unmeasured(v)) continue;
+            if (!(v->load_cold_ms > 0)) { broken = broken ? broken : v; fails++; continue; }
+            if (!(v->load_cold_ms < v->load_limit_ms)) fails++;
+            if (!worst || v->load_cold_ms / v->load_limit_ms > worst->load_cold_ms / worst->load_limit_ms)
+                worst = v;
+        }
+        g->pass = measured > 0 && fails == 0;
+        if (measured == 0)
+            snprintf(g->text, sizeof g->text, "no variant measured");
+        else if (broken)
+            snprintf(g->text, sizeof g->text, "%s does not load: %.300s", broken->name, broken->error);
+        else
+            snprintf(g->text, sizeof g->text, "%s cold-file load %.1f ms (limit %.0f ms)%s",
+                     worst->name, worst->load_cold_ms, worst->load_limit_ms,
+                     fails ? "" : ", every variant under its limit");
+        if (fails > 1 && !broken) append(g, "; %d variants over", fails);
+        load_note(r, g);
+    }
+    /* realtime: share of each variant's single-image runs under the real-time target */
+    {
+        bn_gate *g = add_gate(r, "realtime");
+        const bn_variant *worst = NULL, *broken = NULL;
+        int fails = 0;
+        for (int i = 0; i < r->nv; i++) {
+            const bn_variant *v = &r->v[i];
+            if (unmeasured(v)) continue;
+            if (v->e2e.n == 0) { broken = broken ? broken : v; fails++; continue; }
+            if (!(v->realtime_pct >= c->realtime_rate)) fails++;
+            if (!worst || v->realtime_pct < worst->realtime_pct) worst = v;
+        }
+        g->pass = measured > 0 && fails == 0;
+        if (measured == 0)
+            snprintf(g->text, sizeof g->text, "no variant measured");
+        else if (broken)
+            snprintf(g->text, sizeof g->text, "%s has no single-image runs: %.300s", broken->name,
+                     broken->error);
+        else
+            snprintf(g->text, sizeof g->text, "%s %.1f%% of %d single-image runs under %.0f ms "
+                     "(limit >= %.0f%%)", worst->name, worst->realtime_pct, worst->e2e.n,
+                     c->realtime_ms, c->realtime_rate);
+        if (fails > 1 && !broken) append(g, "; %d variants under the rate", fails);
+        load_note(r, g);
     }
     /* leak (full mode) */
     if (r->n_leak > 0) {
@@ -238,13 +337,17 @@ static void fmt_ms(char *b, size_t n, double v)
 
 void bn_print_table(const bn_run *r, FILE *f)
 {
-    fprintf(f, "%-9s %-9s %4s %8s %8s %8s %8s %8s %7s %7s %7s %7s %8s %8s %8s %7s\n", "variant",
-            "weights", "n", "load", "min", "median", "p95", "p99", "decode", "pre", "infer",
-            "post", "peakMB", "arenaMB", "batchMB", "img/s");
+    fprintf(f, "%-9s %-9s %4s %8s %8s %8s %8s %8s %8s %7s %7s %7s %7s %8s %8s %6s %8s %7s %6s\n",
+            "variant", "weights", "n", "coldload", "load", "min", "median", "p95", "p99", "decode",
+            "pre", "infer", "post", "peakMB", "arenaMB", "save%", "batchMB", "img/s", "rt%");
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
         if (v->skipped) {
             fprintf(f, "%-9s (no model file: skipped)\n", v->name);
+            continue;
+        }
+        if (v->budget_skipped) {
+            fprintf(f, "%-9s (%s)\n", v->name, v->note);
             continue;
         }
         char a[16], b[16], c[16], d[16], e[16], g[16], h[16], k[16], l[16], m[16];
@@ -258,14 +361,19 @@ void bn_print_table(const bn_run *r, FILE *f)
         fmt_ms(k, sizeof k, v->s_infer.median);
         fmt_ms(l, sizeof l, v->s_post.median);
         snprintf(m, sizeof m, "%.2f", v->throughput);
-        fprintf(f, "%-9s %-9s %4d %8s %8s %8s %8s %8s %7s %7s %7s %7s %8.1f %8.1f %8.1f %7s\n",
-                v->name, v->kind[0] ? v->kind : "-", v->e2e.n, a, b, c, d, e, g, h, k, l,
-                v->peak.peak_rss_mb, v->arena_mb, v->batch.peak_rss_mb, m);
+        fprintf(f, "%-9s %-9s %4d %8.1f %8s %8s %8s %8s %8s %7s %7s %7s %7s %8.1f %8.1f %6.1f %8.1f "
+                   "%7s %6.1f\n",
+                v->name, v->kind[0] ? v->kind : "-", v->e2e.n, v->load_cold_ms, a, b, c, d, e, g,
+                h, k, l, v->peak.peak_rss_mb, v->arena_mb, v->planner_saving_pct,
+                v->batch.peak_rss_mb, m, v->realtime_pct);
         if (v->error[0]) fprintf(f, "          error: %s\n", v->error);
         if (v->note[0]) fprintf(f, "          note: %s\n", v->note);
     }
-    fprintf(f, "(times in ms: load = model load median; min/median/p95/p99 end to end = decode + "
-               "preprocess + inference + postprocess; peakMB = RSS high-water of a fresh process "
-               "doing load + one inference; arenaMB = planner activation bytes; batchMB = peak of "
-               "load + one batch of %d unless a note says otherwise)\n", r->cfg.gate_batch);
+    fprintf(f, "(times in ms: coldload = model load from a cold file; load = warm load median; "
+               "min/median/p95/p99 end to end = decode + preprocess + inference + postprocess; "
+               "peakMB = RSS high-water of a fresh process doing load + one inference; arenaMB = "
+               "planner activation bytes; save%% = planner saving, 1 - arena / sum of all "
+               "activations; batchMB = peak of load + one batch of %d unless a note says "
+               "otherwise; img/s = throughput, 1000 / mean; rt%% = single-image runs under %.0f ms)\n",
+            r->cfg.gate_batch, r->cfg.realtime_ms);
 }

@@ -39,8 +39,8 @@ static void usage(FILE *f)
             "                    memory and a concurrency check; then the gate verdict (default)\n"
             "  --mode full       quick plus image sizes, batch scaling, concurrency K=1..8, leak\n"
             "                    check and endurance on the full.models variants\n"
-            "  --save-baseline   save this run to bench/baselines/<host>-<isa>-t<threads>.json\n"
-            "  --compare         compare with that baseline (a missing baseline fails the gate)\n"
+            "  --save-baseline   save this run to bench/baselines/<host>-<machine>-<isa>-t<threads>.json\n"
+            "  --compare         compare with this host's baseline (a missing one fails the gate)\n"
             "  --config FILE     JSON configuration (default bench/config.json when present)\n"
             "  --show-config     print every key, its OCELLUS_BENCH_* variable and value, and exit\n"
             "  --promote-baseline RESULTS_JSON  make a past run the baseline of its host, and exit\n"
@@ -230,6 +230,17 @@ int main(int argc, char **argv)
         if (r->v[i].skipped || r->v[i].missing) continue;
         bn_progress("[%d/%d] %s (%s)", ++k, measured, r->v[i].name, r->v[i].path);
         r->variants_left = measured - k + 1;
+        double spent_s = (bn_now_ms() - t_start) / 1000.0;
+        if (!full && r->cfg.total_budget_s > 0 && spent_s >= r->cfg.total_budget_s) {
+            /* the budget is spent: the remaining variants are not measured, and say so */
+            bn_variant *v = &r->v[i];
+            v->budget_skipped = 1;
+            r->n_budget_skipped++;
+            snprintf(v->note, sizeof v->note, "not measured: the %.0f s run budget was spent "
+                     "(%.0f s elapsed) before its turn", r->cfg.total_budget_s, spent_s);
+            bn_progress("%s: %s", v->name, v->note);
+            continue;
+        }
         bn_measure_variant(r, &r->v[i], full);
     }
     if (full) {
@@ -251,6 +262,7 @@ int main(int argc, char **argv)
     }
 
     bn_baseline_path(r, r->baseline_path, sizeof r->baseline_path);
+    r->trend = bn_trend_collect(r, r->out_dir);
     char err[600];
     if (bn_baseline_compare(r, err, sizeof err) == 0)
         bn_progress("compared with the baseline %s (%d comparisons)", r->baseline_path, r->n_reg);

@@ -8,6 +8,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -537,7 +538,30 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     int load_rounds = full ? c->full_load_rounds : c->load_rounds;
     if (load_rounds < 1) load_rounds = 1;
     oc_model *m = NULL;
-    /* model load time: mmap + validate + prepack, from the file */
+    /* load from a cold file: drop the file's pages from the page cache first (no root needed
+     * for posix_fadvise), so mmap + validate + prepack read it from the disk as a first use
+     * after boot would; the load-time gate checks this figure */
+    {
+        int fd = open(v->path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            fdatasync(fd);
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+        oc_model *mc = NULL;
+        double t0 = bn_now_ms();
+        v->attempts++;
+        if (oc_model_load(v->path, &mc) != OC_OK) {
+            v->failures++;
+            set_err(v->error, sizeof v->error, oc_last_error());
+            bn_progress("%s: load failed: %s", v->name, oc_last_error());
+        } else {
+            v->load_cold_ms = bn_now_ms() - t0;
+            oc_model_free(mc);
+        }
+    }
+    v->load_limit_ms = bn_config_load_limit(c, v->name);
+    /* then warm loads: the series the baseline comparison uses */
     for (int i = 0; i < load_rounds; i++) {
         oc_model *mi = NULL;
         double t0 = bn_now_ms();
@@ -559,8 +583,9 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     model_kind(m, v->kind, sizeof v->kind);
     v->params = oc_model_num_params(m);
     oc_model_input_size(m, &v->in_h, &v->in_w);
-    bn_progress("%s: %s weights, %.1f M params, %.1f MB file, load median %.1f ms", v->name,
-                v->kind, v->params / 1e6, v->file_mb, v->s_load.median);
+    bn_progress("%s: %s weights, %.1f M params, %.1f MB file, load from a cold file %.1f ms "
+                "(limit %.0f ms), warm median %.1f ms", v->name, v->kind, v->params / 1e6,
+                v->file_mb, v->load_cold_ms, v->load_limit_ms, v->s_load.median);
 
     /* peak memory of load + one inference, in a fresh process */
     v->attempts++;
@@ -572,9 +597,7 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     bn_progress("%s: peak RSS (load + 1 inference, fresh process) %.1f MB%s%s", v->name,
                 v->peak.peak_rss_mb, v->peak.ok ? "" : " FAILED: ", v->peak.error);
 
-    /* fit the protocol into the run's time budget (quick mode): from the fresh-process
-     * inference time, project this variant's cost; when it exceeds its share of what is left,
-     * shorten the batch and concurrency checks (never the minimum latency rounds) */
+    /* fit the protocol into the run's time budget (quick mode, budget.c) */
     int minr = full ? c->full_min_rounds : c->min_rounds;
     int maxr = full ? c->full_max_rounds : c->max_rounds;
     double budget = (full ? c->full_budget_s : c->budget_s) * 1000.0;
@@ -583,25 +606,23 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     v->conc_requests = c->gate_requests;
     v->batch_n = c->gate_batch;
     if (!full && c->total_budget_s > 0 && v->peak.ok) {
-        double t = v->peak.run_ms, load = v->s_load.median;
+        bn_budget_plan plan;
         double left = c->total_budget_s * 1000.0 - (bn_now_ms() - r->t_start_ms);
-        double share = left / (r->variants_left > 0 ? r->variants_left : 1);
-        double fixed = (c->warmup + minr) * t + load;
-        double conc = c->gate_concurrency * c->gate_requests * t; /* K callers share the cores */
-        double batch = c->gate_batch * t + load;
-        if (fixed + conc + batch > share) {
-            v->conc_requests = 1;
-            v->batch_n = c->gate_batch > 2 ? 2 : c->gate_batch;
-            conc = c->gate_concurrency * t;
-            batch = v->batch_n * t + load;
-            snprintf(v->note, sizeof v->note,
-                     "shortened to fit the %.0f s run budget (%.0f s share, %.1f s per inference): "
-                     "concurrency %d request(s) per thread, batch %d", c->total_budget_s,
-                     share / 1000, t / 1000, v->conc_requests, v->batch_n);
+        bn_budget_plan_variant(c, left, r->variants_left, v->peak.run_ms, v->s_load.median, &plan);
+        v->conc_requests = plan.conc_requests;
+        v->batch_n = plan.batch_n;
+        if (plan.latency_budget_ms < budget) budget = plan.latency_budget_ms;
+        if (plan.note[0]) {
+            snprintf(v->note, sizeof v->note, "%s", plan.note);
             bn_progress("%s: %s", v->name, v->note);
         }
-        double room = share - (fixed + conc + batch) + minr * t;
-        if (room < budget) budget = room > 0 ? room : 0; /* min rounds still run */
+        if (plan.skip_optional) r->n_budget_cut++;
+        if (plan.skip_variant) {
+            v->budget_skipped = 1;
+            r->n_budget_skipped++;
+            oc_model_free(m);
+            return;
+        }
     }
 
     /* single-image latency */
@@ -660,7 +681,14 @@ void bn_measure_variant(bn_run *r, bn_variant *v, int full)
     v->s_infer = bn_series_summary(&v->infer);
     v->s_post = bn_series_summary(&v->post);
     v->throughput = v->s_e2e.mean > 0 ? 1000.0 / v->s_e2e.mean : 0;
+    int rt = 0;
+    for (int i = 0; i < v->e2e.n; i++) rt += v->e2e.v[i] < c->realtime_ms;
+    v->realtime_pct = v->e2e.n ? 100.0 * rt / v->e2e.n : 0;
+    v->load_avg = bn_loadavg();
+    if (v->load_avg > r->load_max) r->load_max = v->load_avg;
     v->arena_mb = oc_session_arena_bytes(s) / 1048576.0;
+    v->activations_mb = oc_session_activation_bytes(s) / 1048576.0;
+    v->planner_saving_pct = v->activations_mb > 0 ? 100.0 * (1 - v->arena_mb / v->activations_mb) : 0;
     v->gflops = oc_session_flops(s) / 1e9;
     oc_session_free(s);
     if (v->e2e.n)

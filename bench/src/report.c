@@ -128,6 +128,9 @@ static int write_json(const bn_run *r, const char *path)
     jadd(e, "cpu_max_mhz", v->mhz_max);
     cJSON_AddStringToObject(e, "warnings", v->warnings);
     cJSON_AddStringToObject(e, "kernel", v->kernel);
+    cJSON_AddStringToObject(e, "machine_id_hash", v->machine_id);
+    jadd(e, "load_average_start", v->load_start);
+    jadd(e, "load_average_max", r->load_max);
     jadd(e, "mem_total_mb", v->mem_total_mb);
     cJSON_AddStringToObject(e, "library_version", v->library_version);
     cJSON_AddStringToObject(e, "test_image", r->image_desc);
@@ -141,6 +144,7 @@ static int write_json(const bn_run *r, const char *path)
         cJSON_AddStringToObject(j, "name", x->name);
         cJSON_AddStringToObject(j, "file", x->path);
         cJSON_AddBoolToObject(j, "skipped", x->skipped);
+        cJSON_AddBoolToObject(j, "budget_skipped", x->budget_skipped);
         if (x->skipped) continue;
         cJSON_AddStringToObject(j, "arch", x->arch);
         cJSON_AddStringToObject(j, "scale", x->scale);
@@ -156,6 +160,8 @@ static int write_json(const bn_run *r, const char *path)
         cJSON_AddNumberToObject(j, "input_w", x->in_w);
         cJSON_AddNumberToObject(j, "warmup", x->warmup);
         jadd(j, "latency_wall_s", x->latency_wall_s);
+        jadd(j, "load_cold_ms", x->load_cold_ms);
+        jadd(j, "load_limit_ms", x->load_limit_ms);
         cJSON_AddItemToObject(j, "load_ms", jseries(&x->load_ms));
         cJSON_AddItemToObject(j, "e2e_ms", jseries(&x->e2e));
         cJSON_AddItemToObject(j, "decode_ms", jseries(&x->decode));
@@ -163,7 +169,12 @@ static int write_json(const bn_run *r, const char *path)
         cJSON_AddItemToObject(j, "inference_ms", jseries(&x->infer));
         cJSON_AddItemToObject(j, "postprocess_ms", jseries(&x->post));
         jadd(j, "throughput_img_s", x->throughput);
+        jadd(j, "realtime_pct", x->realtime_pct);
+        jadd(j, "realtime_target_ms", r->cfg.realtime_ms);
         jadd(j, "arena_mb", x->arena_mb);
+        jadd(j, "activations_mb", x->activations_mb);
+        jadd(j, "planner_saving_pct", x->planner_saving_pct);
+        jadd(j, "load_average_after_rounds", x->load_avg);
         cJSON_AddNumberToObject(j, "detections", x->n_dets);
         cJSON_AddItemToObject(j, "peak", jchild(&x->peak));
         cJSON_AddItemToObject(j, "batch", jchild(&x->batch));
@@ -235,6 +246,7 @@ static int write_json(const bn_run *r, const char *path)
     cJSON *b = cJSON_AddObjectToObject(o, "baseline");
     cJSON_AddStringToObject(b, "path", r->baseline_path);
     cJSON_AddBoolToObject(b, "found", r->baseline_found);
+    cJSON_AddStringToObject(b, "note", r->baseline_note);
     cJSON_AddBoolToObject(b, "saved", r->baseline_saved);
     cJSON *ra = cJSON_AddArrayToObject(b, "comparisons");
     for (int i = 0; i < r->n_reg; i++) {
@@ -243,6 +255,10 @@ static int write_json(const bn_run *r, const char *path)
         cJSON_AddStringToObject(j, "metric", r->reg[i].metric);
         cJSON_AddItemToArray(ra, j);
     }
+    cJSON *bu = cJSON_AddObjectToObject(o, "run_budget");
+    jadd(bu, "total_budget_s", r->cfg.total_budget_s);
+    cJSON_AddNumberToObject(bu, "variants_not_measured", r->n_budget_skipped);
+    cJSON_AddNumberToObject(bu, "variants_without_optional_checks", r->n_budget_cut);
     cJSON *g = cJSON_AddObjectToObject(o, "verdict");
     cJSON_AddStringToObject(g, "result", r->n_pass == r->n_gates ? "PASS" : "FAIL");
     cJSON_AddNumberToObject(g, "gates_passed", r->n_pass);
@@ -296,7 +312,8 @@ static int write_csv(const bn_run *r, const char *path)
     fprintf(f, "suite,model,param,metric,unit,n,min,median,mean,stddev,p90,p95,p99,max,value\n");
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
-        if (v->skipped) continue;
+        if (v->skipped || v->budget_skipped) continue;
+        csv_value(f, "load", v->name, v->kind, "load_cold", "ms", v->load_cold_ms);
         csv_row(f, "load", v->name, v->kind, "load", "ms", &v->s_load);
         csv_row(f, "latency", v->name, v->kind, "e2e", "ms", &v->s_e2e);
         csv_row(f, "latency", v->name, v->kind, "decode", "ms", &v->s_decode);
@@ -304,8 +321,13 @@ static int write_csv(const bn_run *r, const char *path)
         csv_row(f, "latency", v->name, v->kind, "inference", "ms", &v->s_infer);
         csv_row(f, "latency", v->name, v->kind, "postprocess", "ms", &v->s_post);
         csv_value(f, "latency", v->name, v->kind, "throughput", "img/s", v->throughput);
+        char rt[32];
+        snprintf(rt, sizeof rt, "under %.0f ms", r->cfg.realtime_ms);
+        csv_value(f, "latency", v->name, rt, "realtime_rate", "%", v->realtime_pct);
         csv_value(f, "memory", v->name, "load+1", "peak_rss", "MB", v->peak.peak_rss_mb);
         csv_value(f, "memory", v->name, "plan", "arena", "MB", v->arena_mb);
+        csv_value(f, "memory", v->name, "plan", "activations", "MB", v->activations_mb);
+        csv_value(f, "memory", v->name, "plan", "planner_saving", "%", v->planner_saving_pct);
         char p[32];
         snprintf(p, sizeof p, "batch=%d", v->batch.batch);
         csv_value(f, "memory", v->name, p, "batch_peak_rss", "MB", v->batch.peak_rss_mb);
@@ -367,19 +389,24 @@ static int compliance_rates(const bn_run *r, compliance *out)
 {
     int n = 0;
     compliance lat = {"latency", 0, 0}, mem = {"memory", 0, 0}, bat = {"batch", 0, 0},
-               con = {"concurrent", 0, 0}, reg = {"regression", 0, 0};
+               con = {"concurrent", 0, 0}, reg = {"regression", 0, 0}, lod = {"load", 0, 0},
+               rtm = {"realtime", 0, 0};
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
-        if (v->skipped) continue;
+        if (v->skipped || v->budget_skipped) continue;
         lat.total++;
         lat.pass += v->e2e.n > 0 && v->s_e2e.p95 < r->cfg.latency_p95_ms;
         mem.total++;
         mem.pass += v->peak.ok && v->peak.peak_rss_mb < r->cfg.memory_mb;
-        if (r->cfg.gate_batch > 0) {
+        lod.total++;
+        lod.pass += v->load_cold_ms > 0 && v->load_cold_ms < v->load_limit_ms;
+        rtm.total++;
+        rtm.pass += v->e2e.n > 0 && v->realtime_pct >= r->cfg.realtime_rate;
+        if (r->cfg.gate_batch > 0 && v->batch_n > 0) {
             bat.total++;
             bat.pass += v->batch.ok && v->batch.peak_rss_mb < r->cfg.batch_memory_mb;
         }
-        if (r->cfg.gate_concurrency > 0) {
+        if (r->cfg.gate_concurrency > 0 && v->conc_requests > 0) {
             con.total++;
             con.pass += v->conc.resp_ms.n > 0 && !v->conc.errors && !v->conc.mismatches &&
                         v->conc.s.p95 < r->cfg.concurrent_p95_ms;
@@ -404,6 +431,8 @@ static int compliance_rates(const bn_run *r, compliance *out)
     out[n++] = con;
     out[n++] = (compliance){"success", (int)(r->attempts - r->failures), (int)r->attempts};
     out[n++] = reg;
+    out[n++] = lod;
+    out[n++] = rtm;
     return n;
 }
 
@@ -578,7 +607,7 @@ static int write_md(const bn_run *r, const char *path)
     fprintf(f, "## Verdict\n\n```\n");
     bn_print_verdict(r, f);
     fprintf(f, "```\n\n");
-    compliance cr[8];
+    compliance cr[12];
     int nc = compliance_rates(r, cr);
     fprintf(f, "## Compliance per gate\n\n| gate | passing | of | rate |\n|---|---:|---:|---:|\n");
     for (int i = 0; i < nc; i++) {
@@ -603,25 +632,38 @@ static int write_md(const bn_run *r, const char *path)
         const char *arch = v->arch[0] ? v->arch : v->name;
         if (strncmp(arch, last_arch, strlen(arch)) != 0 || !last_arch[0]) {
             fprintf(f, "\n### %s\n\n", arch);
-            fprintf(f, "| variant | weights | rounds | load ms | min | median | mean | stddev | "
-                       "p90 | p95 | p99 | decode | pre | infer | post | img/s | peak MB | arena MB "
-                       "| batch %d MB | K=%d p95 |\n", r->cfg.gate_batch, r->cfg.gate_concurrency);
+            fprintf(f, "| variant | weights | rounds | cold load ms | load ms | min | median | mean | "
+                       "stddev | p90 | p95 | p99 | decode | pre | infer | post | throughput img/s | "
+                       "under %.0f ms | peak MB | arena MB | activations MB | planner saving | "
+                       "batch %d MB | K=%d p95 |\n", r->cfg.realtime_ms, r->cfg.gate_batch,
+                    r->cfg.gate_concurrency);
             fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-                       "---:|---:|---:|---:|---:|\n");
+                       "---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             last_arch = arch;
         }
-        if (v->skipped) {
-            fprintf(f, "| %s | no file | | | | | | | | | | | | | | | | | | |\n", v->name);
+        if (v->skipped || v->budget_skipped) {
+            fprintf(f, "| %s | %s | | | | | | | | | | | | | | | | | | | | | | |\n", v->name,
+                    v->skipped ? "no file" : "not measured (run budget)");
             continue;
         }
         fprintf(f, "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f "
-                   "| %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f |\n",
-                v->name, nz(v->kind), v->e2e.n, v->s_load.median, v->s_e2e.min, v->s_e2e.median,
-                v->s_e2e.mean, v->s_e2e.stddev, v->s_e2e.p90, v->s_e2e.p95, v->s_e2e.p99,
-                v->s_decode.median, v->s_pre.median, v->s_infer.median, v->s_post.median,
-                v->throughput, v->peak.peak_rss_mb, v->arena_mb, v->batch.peak_rss_mb, v->conc.s.p95);
+                   "| %.1f | %.1f | %.1f | %.1f | %.2f | %.1f%% | %.1f | %.1f | %.1f | %.1f%% | %.1f "
+                   "| %.1f |\n",
+                v->name, nz(v->kind), v->e2e.n, v->load_cold_ms, v->s_load.median, v->s_e2e.min,
+                v->s_e2e.median, v->s_e2e.mean, v->s_e2e.stddev, v->s_e2e.p90, v->s_e2e.p95,
+                v->s_e2e.p99, v->s_decode.median, v->s_pre.median, v->s_infer.median,
+                v->s_post.median, v->throughput, v->realtime_pct, v->peak.peak_rss_mb,
+                v->arena_mb, v->activations_mb, v->planner_saving_pct, v->batch.peak_rss_mb,
+                v->conc.s.p95);
     }
-    fprintf(f, "\n");
+    fprintf(f, "\n(throughput = 1000 / mean end-to-end ms; under %.0f ms = share of the single-image "
+               "runs under the real-time target; planner saving = 1 - arena / activations, the "
+               "activations' own bytes as if none shared memory; cold load = from a file dropped "
+               "from the page cache.)\n\n", r->cfg.realtime_ms);
+    if (r->n_budget_skipped || r->n_budget_cut)
+        fprintf(f, "Run budget (%.0f s): %d variant(s) not measured, %d without the concurrency "
+                   "and batch checks.\n\n", r->cfg.total_budget_s, r->n_budget_skipped,
+                r->n_budget_cut);
     for (int i = 0; i < r->nv; i++) {
         if (r->v[i].error[0]) fprintf(f, "- **%s error**: %s\n", r->v[i].name, r->v[i].error);
         if (r->v[i].note[0]) fprintf(f, "- %s: %s\n", r->v[i].name, r->v[i].note);
@@ -690,7 +732,7 @@ static int write_md(const bn_run *r, const char *path)
     }
     fprintf(f, "\n## Regressions against the baseline\n\n");
     if (!r->baseline_found)
-        fprintf(f, "No baseline at `%s` (make bench-baseline saves one).%s\n", r->baseline_path,
+        fprintf(f, "%s%s\n", r->baseline_note[0] ? r->baseline_note : "No baseline for this host.",
                 r->baseline_saved ? " This run was saved as the baseline." : "");
     else {
         fprintf(f, "Baseline `%s`. A regression needs a median change beyond %.0f%% and p < %.2g "
@@ -882,6 +924,125 @@ static void svg_line(FILE *f, const char *title, const char *xunit, const char *
     fprintf(f, "'/>\n</svg>\n");
 }
 
+/* Several series over the same x categories (runs), one line and colour each, with a legend;
+ * NAN values leave a gap. */
+static const char *LINE_PALETTE[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+                                     "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+#define N_LINE_PALETTE ((int)(sizeof LINE_PALETTE / sizeof LINE_PALETTE[0]))
+
+static void svg_multiline(FILE *f, const char *title, const char *yunit, const char **xlabels,
+                          int nx, const char (*names)[64], int ns, const double (*vals)[BN_TREND_MAX_RUNS])
+{
+    const int W = 1000, L = 110, R = 150, T = 40, B = 90;
+    int H = 380;
+    if (T + 16 * ns + 20 > H - B) H = T + 16 * ns + 20 + B; /* room for the legend */
+    double ymax = 0;
+    for (int s = 0; s < ns; s++)
+        for (int i = 0; i < nx; i++)
+            if (isfinite(vals[s][i]) && vals[s][i] > ymax) ymax = vals[s][i];
+    ymax = nice_max(ymax * 1.05);
+    double pw = W - L - R, ph = H - T - B;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='100%%' role='img'>\n", W, H);
+    fprintf(f, "<text x='%d' y='22' font-size='16' font-weight='bold'>", L);
+    hesc(f, title);
+    fprintf(f, "</text>\n");
+    for (int k = 0; k <= 5; k++) {
+        double y = T + ph - ph * k / 5.0;
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' "
+                   "font-size='11' text-anchor='end'>%g</text>\n", L, y, L + pw, y, L - 6, y + 4,
+                ymax * k / 5.0);
+    }
+    fprintf(f, "<text x='14' y='%.1f' font-size='12' transform='rotate(-90 14 %.1f)' text-anchor='middle'>", T + ph / 2, T + ph / 2);
+    hesc(f, yunit);
+    fprintf(f, "</text>\n");
+    double dx = nx > 1 ? pw / (nx - 1) : 0;
+    for (int i = 0; i < nx; i++) {
+        double x = nx > 1 ? L + dx * i : L + pw / 2;
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='end' transform='rotate(-40 %.1f %.1f)'>",
+                x, T + ph + 14, x, T + ph + 14);
+        hesc(f, xlabels[i]);
+        fprintf(f, "</text>\n");
+    }
+    for (int s = 0; s < ns; s++) {
+        const char *col = LINE_PALETTE[s % N_LINE_PALETTE];
+        int open = 0;
+        for (int i = 0; i < nx; i++) {
+            double v = vals[s][i];
+            double x = nx > 1 ? L + dx * i : L + pw / 2;
+            if (!isfinite(v)) {
+                if (open) fprintf(f, "'/>\n");
+                open = 0;
+                continue;
+            }
+            double y = T + ph - ph * v / ymax;
+            if (!open) fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", col);
+            open = 1;
+            fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        if (open) fprintf(f, "'/>\n");
+        for (int i = 0; i < nx; i++) { /* a dot per run, with its value on hover */
+            double v = vals[s][i];
+            if (!isfinite(v)) continue;
+            double x = nx > 1 ? L + dx * i : L + pw / 2;
+            fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>", x, T + ph - ph * v / ymax, col);
+            hesc(f, names[s]);
+            fprintf(f, " ");
+            hesc(f, xlabels[i]);
+            fprintf(f, ": %.4g %s</title></circle>", v, yunit);
+        }
+        fprintf(f, "<rect x='%.1f' y='%d' width='12' height='3' fill='%s'/><text x='%.1f' y='%d' font-size='11'>",
+                L + pw + 12, T + 16 * s + 4, col, L + pw + 28, T + 16 * s + 9);
+        hesc(f, names[s]);
+        fprintf(f, "</text>\n");
+    }
+    fprintf(f, "</svg>\n");
+}
+
+static void html_table_row(FILE *f, const char **cells, int n, int header);
+
+/* latency and memory per variant across this host's saved runs (trend.c), with commits */
+static void write_trend_html(FILE *f, const bn_run *r)
+{
+    const bn_trend *t = r->trend;
+    fprintf(f, "<section id='trend'><h2>Trend over this host's runs</h2>\n");
+    if (!t || t->nruns < 2) {
+        fprintf(f, "<p class='small'>No earlier run of this host (same machine, CPU, cores, ISA "
+                   "path and threads) in <code>");
+        hesc(f, r->cfg.results_dir);
+        fprintf(f, "</code>: the trend starts with this run.</p></section>\n");
+        return;
+    }
+    const char *xl[BN_TREND_MAX_RUNS];
+    char xb[BN_TREND_MAX_RUNS][48];
+    for (int i = 0; i < t->nruns; i++) {
+        /* "2026-12-04T17:20:00Z" -> "12-04 17:20 a229312" */
+        snprintf(xb[i], sizeof xb[i], "%.5s %.5s %.7s", t->timestamp[i] + 5, t->timestamp[i] + 11,
+                 t->commit[i]);
+        xl[i] = xb[i];
+    }
+    fprintf(f, "<p class='small'>%d runs of this host (machine %.8s, ", t->nruns, r->env.machine_id);
+    hesc(f, r->env.cpu_model);
+    fprintf(f, ", %d cores, ISA %s, %d threads), oldest first; the last is this run. Each label "
+               "is the run's date, time (UTC) and commit.</p>\n", r->env.cores, r->env.isa,
+            r->env.threads);
+    svg_multiline(f, "Median end-to-end latency per variant across runs", "ms", xl, t->nruns,
+                  t->variant, t->nvar, t->median_ms);
+    svg_multiline(f, "Peak RSS (load + one inference) per variant across runs", "MB", xl,
+                  t->nruns, t->variant, t->nvar, t->peak_mb);
+    fprintf(f, "<table>");
+    const char *h[] = {"run (UTC)", "commit", "mode", "load average at start"};
+    html_table_row(f, h, 4, 1);
+    for (int i = 0; i < t->nruns; i++) {
+        char la[32];
+        if (isfinite(t->load_start[i])) snprintf(la, sizeof la, "%.2f", t->load_start[i]);
+        else snprintf(la, sizeof la, "-");
+        const char *cells[] = {t->timestamp[i], t->commit[i], t->mode[i], la};
+        html_table_row(f, cells, 4, 0);
+    }
+    fprintf(f, "</table></section>\n");
+}
+
 static void html_table_row(FILE *f, const char **cells, int n, int header)
 {
     fputs("<tr>", f);
@@ -926,7 +1087,7 @@ static int write_html(const bn_run *r, const char *path)
         fprintf(f, "</td></tr>\n");
     }
     fprintf(f, "</table>\n");
-    compliance cr[8];
+    compliance cr[12];
     int ncr = compliance_rates(r, cr);
     fprintf(f, "<div class='small'>Compliance: ");
     for (int i = 0; i < ncr; i++) {
@@ -942,14 +1103,17 @@ static int write_html(const bn_run *r, const char *path)
     int nv = 0;
     const char *labels[BN_MAX_VARIANTS];
     double p95[BN_MAX_VARIANTS], med[BN_MAX_VARIANTS], peak[BN_MAX_VARIANTS], arena[BN_MAX_VARIANTS];
+    double acts[BN_MAX_VARIANTS], tput[BN_MAX_VARIANTS];
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
-        if (v->skipped) continue;
+        if (v->skipped || v->budget_skipped) continue;
         labels[nv] = v->name;
         p95[nv] = v->e2e.n ? v->s_e2e.p95 : NAN;
         med[nv] = v->e2e.n ? v->s_e2e.median : NAN;
         peak[nv] = v->peak.ok ? v->peak.peak_rss_mb : NAN;
         arena[nv] = v->e2e.n ? v->arena_mb : NAN;
+        acts[nv] = v->e2e.n ? v->activations_mb : NAN;
+        tput[nv] = v->e2e.n ? v->throughput : NAN;
         nv++;
     }
     fprintf(f, "<section><h2>Latency and memory per variant</h2>\n");
@@ -966,33 +1130,50 @@ static int write_html(const bn_run *r, const char *path)
                     .ser_names = {"peak RSS", "planner arena"}, .vals = {peak, arena},
                     .limit = c->memory_mb, .limit_label = ml};
         svg_bars(f, &cm);
+        chart cp = {.title = "Planner: activation arena against every activation's own bytes "
+                             "(the saving is 1 - arena / activations)",
+                    .unit = "MB", .n = nv, .labels = labels, .nser = 2,
+                    .ser_names = {"all activations", "planner arena"}, .vals = {acts, arena},
+                    .limit = -1};
+        svg_bars(f, &cp);
+        chart ct = {.title = "Throughput, one caller (1000 / mean end-to-end ms)", .unit = "images / s",
+                    .n = nv, .labels = labels, .nser = 1, .ser_names = {"img/s"}, .vals = {tput},
+                    .limit = -1};
+        svg_bars(f, &ct);
     } else {
         fprintf(f, "<p>No variant was measured.</p>\n");
     }
     fprintf(f, "<table>\n");
-    const char *hdr[] = {"variant", "weights", "rounds", "load ms", "min", "median", "mean", "stddev",
-                         "p90", "p95", "p99", "decode", "pre", "infer", "post", "img/s", "peak MB",
-                         "arena MB", "batch MB", "conc p95"};
-    html_table_row(f, hdr, 20, 1);
+    char rt_hdr[32];
+    snprintf(rt_hdr, sizeof rt_hdr, "under %.0f ms %%", c->realtime_ms);
+    const char *hdr[] = {"variant", "weights", "rounds", "cold load ms", "load ms", "min", "median",
+                         "mean", "stddev", "p90", "p95", "p99", "decode", "pre", "infer", "post",
+                         "throughput img/s", rt_hdr, "peak MB", "arena MB", "activations MB",
+                         "planner saving %", "batch MB", "conc p95"};
+    enum { NCOL = 24 };
+    html_table_row(f, hdr, NCOL, 1);
     for (int i = 0; i < r->nv; i++) {
         const bn_variant *v = &r->v[i];
-        char b[20][32];
-        const char *cells[20];
-        for (int k = 0; k < 20; k++) { b[k][0] = 0; cells[k] = b[k]; }
-        snprintf(b[0], 32, "%s", v->name);
+        char b[NCOL][40];
+        const char *cells[NCOL];
+        for (int k = 0; k < NCOL; k++) { b[k][0] = 0; cells[k] = b[k]; }
+        snprintf(b[0], 40, "%s", v->name);
         if (v->skipped) {
-            snprintf(b[1], 32, "no file");
+            snprintf(b[1], 40, "no file");
+        } else if (v->budget_skipped) {
+            snprintf(b[1], 40, "not measured (run budget)");
         } else {
-            snprintf(b[1], 32, "%s", v->kind);
-            snprintf(b[2], 32, "%d", v->e2e.n);
-            double vals[] = {v->s_load.median, v->s_e2e.min, v->s_e2e.median, v->s_e2e.mean,
-                             v->s_e2e.stddev, v->s_e2e.p90, v->s_e2e.p95, v->s_e2e.p99,
-                             v->s_decode.median, v->s_pre.median, v->s_infer.median,
-                             v->s_post.median, v->throughput, v->peak.peak_rss_mb, v->arena_mb,
+            snprintf(b[1], 40, "%s", v->kind);
+            snprintf(b[2], 40, "%d", v->e2e.n);
+            double vals[] = {v->load_cold_ms, v->s_load.median, v->s_e2e.min, v->s_e2e.median,
+                             v->s_e2e.mean, v->s_e2e.stddev, v->s_e2e.p90, v->s_e2e.p95,
+                             v->s_e2e.p99, v->s_decode.median, v->s_pre.median, v->s_infer.median,
+                             v->s_post.median, v->throughput, v->realtime_pct, v->peak.peak_rss_mb,
+                             v->arena_mb, v->activations_mb, v->planner_saving_pct,
                              v->batch.peak_rss_mb, v->conc.s.p95};
-            for (int k = 0; k < 17; k++) snprintf(b[3 + k], 32, k == 12 ? "%.2f" : "%.1f", vals[k]);
+            for (int k = 0; k < NCOL - 3; k++) snprintf(b[3 + k], 40, k == 13 ? "%.2f" : "%.1f", vals[k]);
         }
-        html_table_row(f, cells, 20, 0);
+        html_table_row(f, cells, NCOL, 0);
     }
     fprintf(f, "</table>\n");
     for (int i = 0; i < r->nv; i++) {
@@ -1015,6 +1196,8 @@ static int write_html(const bn_run *r, const char *path)
             r->mode, c->warmup);
     hesc(f, r->image_desc);
     fprintf(f, ".</p></section>\n");
+
+    write_trend_html(f, r);
 
     /* image sizes */
     if (r->n_img) {
@@ -1155,9 +1338,9 @@ static int write_html(const bn_run *r, const char *path)
     /* regressions */
     fprintf(f, "<section><h2>Regressions against the baseline</h2>\n");
     if (!r->baseline_found) {
-        fprintf(f, "<p>No baseline at <code>");
-        hesc(f, r->baseline_path);
-        fprintf(f, "</code>.%s</p>\n", r->baseline_saved ? " This run was saved as the baseline." : "");
+        fprintf(f, "<p>");
+        hesc(f, r->baseline_note[0] ? r->baseline_note : "No baseline for this host.");
+        fprintf(f, "%s</p>\n", r->baseline_saved ? " This run was saved as the baseline." : "");
     } else {
         fprintf(f, "<p class='small'>Regression = median change beyond %.0f%% and p &lt; %.2g (two-sided "
                    "Mann-Whitney U); minor 10-25%%, major 25-50%%, critical &gt;50%%.</p><table>\n",
@@ -1190,11 +1373,15 @@ static int write_html(const bn_run *r, const char *path)
     }
     if (!nr) fprintf(f, "<li>Nothing stands out: every gate passes with headroom.</li>\n");
     fprintf(f, "</ul></section>\n<section><h2>Environment</h2><table class='kv'>\n");
+    char load_s[96];
+    snprintf(load_s, sizeof load_s, "%.2f at the start, %.2f at most after a variant's rounds, %d cores",
+             e->load_start, r->load_max, e->cores);
     const struct { const char *k; const char *v; } kv[] = {
         {"CPU", e->cpu_model}, {"SIMD flags", e->cpu_flags_simd}, {"ISA path", e->isa},
         {"OpenBLAS", e->openblas_core}, {"OpenBLAS config", e->openblas_config},
         {"compiler", e->compiler}, {"flags", e->cflags}, {"commit", e->commit},
-        {"governor", e->governor}, {"kernel", e->kernel}, {"warnings", e->warnings[0] ? e->warnings : "none"},
+        {"governor", e->governor}, {"kernel", e->kernel}, {"machine id (hash)", e->machine_id},
+        {"load average", load_s}, {"warnings", e->warnings[0] ? e->warnings : "none"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         const char *cells[] = {kv[i].k, kv[i].v};

@@ -19,6 +19,40 @@ static void read_line_file(const char *path, char *out, size_t len)
     fclose(f);
 }
 
+double bn_loadavg(void)
+{
+    char la[128];
+    read_line_file("/proc/loadavg", la, sizeof la);
+    return la[0] ? atof(la) : -1;
+}
+
+void bn_hash_hex(const void *data, size_t len, char out[17])
+{
+    const unsigned char *b = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* A hash of the machine id (never the id itself): two VMs from one image share a host name
+ * and a CPU model, not a machine id, so a baseline never matches another machine. */
+static void machine_id(char *out, size_t len)
+{
+    char id[128];
+    read_line_file("/etc/machine-id", id, sizeof id);
+    if (!id[0]) read_line_file("/var/lib/dbus/machine-id", id, sizeof id);
+    if (!id[0]) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    char hex[17];
+    bn_hash_hex(id, strlen(id), hex);
+    snprintf(out, len, "%s", hex);
+}
+
 static void run_cmd(const char *cmd, char *out, size_t len)
 {
     out[0] = 0;
@@ -104,10 +138,9 @@ void bn_env_collect(bn_env *e, int threads)
     char tsc[64];
     read_line_file("/sys/devices/system/cpu/intel_pstate/no_turbo", tsc, sizeof tsc);
     if (tsc[0] == '0') add_warning(e, "turbo boost is on: figures depend on thermal headroom");
-    double load = 0;
-    char la[128];
-    read_line_file("/proc/loadavg", la, sizeof la);
-    if (la[0]) load = atof(la);
+    machine_id(e->machine_id, sizeof e->machine_id);
+    double load = bn_loadavg();
+    e->load_start = load;
     if (load > 0.5 * e->cores) {
         char w[160];
         snprintf(w, sizeof w, "load average %.2f on %d cores at start: other work competes for "
