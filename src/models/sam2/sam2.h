@@ -143,6 +143,14 @@ oc_status sam2_hp_from_file(const oc_st_file *f, const char *variant, sam2_hp *h
 /* The config JSON our files carry (the reference's form, as the fixtures'); oc_free it. */
 char *sam2_hp_to_json(const sam2_hp *hp);
 
+/* ---- converter and generator (sam2_variants.c) ---- */
+/* Copy the image-mode tensors of a state_dict (official checkpoint names; video-only keys
+ * skipped) into out with ocellus metadata. variant NULL: the file's own config metadata
+ * decides the shapes. dt: OC_DT_F32, OC_DT_F16 or OC_DT_BF16 (stored weights). */
+oc_status sam2_convert(const oc_st_file *src, const char *variant, int dt, oc_st_writer *out);
+/* Deterministic synthetic weights of a variant (speed and memory do not depend on them). */
+oc_status sam2_generate(const char *variant, uint64_t seed, oc_st_writer *out);
+
 /* ---- graphs ---- */
 oc_status sam2_build_encoder(const struct oc_model *m, oc_graph *g, int n, int h, int w);
 /* Decoder graph for B prompt sets of P points each (the padding point is added inside);
