@@ -39,7 +39,7 @@ static oc_status dec_build_run(const oc_model *m, oc_st_file *io, const char *pf
 {
     memset(r, 0, sizeof *r);
     r->g = oc_graph_new();
-    oc_status st = sam2_build_decoder(m, r->g, 1, P, mask != NULL);
+    oc_status st = sam2_build_decoder(m, r->g, 1, P, mask != NULL, OC_DTYPE_F32);
     if (st != OC_OK) return st;
     st = oc_graph_plan(r->g, 1, isa, threads);
     if (st != OC_OK) return st;
@@ -185,6 +185,99 @@ static void decoder_case(const char *fixture, oc_isa isa, int threads)
     oc_model_free(m);
 }
 
+/* the public path: encode once, then decode every prompt through the session's stages with
+ * int32 labels as a caller passes them; the decode outputs match the fixture's */
+static void test_stages_end_to_end(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/sam2-t-r/model.safetensors");
+    oc_model *m = NULL;
+    oc_status st = oc_model_load(tu_shared_path("fixtures/sam2-t-r/model.safetensors"), &m);
+    assert_int_equal(st, OC_OK);
+    assert_int_equal(oc_model_num_stages(m), 2);
+    assert_string_equal(oc_model_stage(m, 1), "decode");
+    oc_st_file *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path("fixtures/sam2-t-r/io.safetensors"), &io), OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_session_set_num_threads(s, 2), OC_OK);
+
+    /* decode before any encode: a clear error */
+    float c0[2] = {100, 100};
+    int32_t l0[1] = {1};
+    oc_tensor pin[3];
+    memset(pin, 0, sizeof pin);
+    pin[0].name = "point_coords";
+    pin[0].ndim = 3;
+    pin[0].dims[0] = 1;
+    pin[0].dims[1] = 1;
+    pin[0].dims[2] = 2;
+    pin[0].data = c0;
+    pin[1].name = "point_labels";
+    pin[1].ndim = 2;
+    pin[1].dims[0] = 1;
+    pin[1].dims[1] = 1;
+    pin[1].data = (float *)l0;
+    pin[1].dtype = OC_DTYPE_I32;
+    st = oc_session_run_stage(s, "decode", pin, 2);
+    assert_int_not_equal(st, OC_OK);
+    assert_non_null(strstr(oc_last_error(), "encode"));
+
+    oc_tensor img;
+    float *x = tu_load_ref(io, "image", &img);
+    img.name = "image";
+    st = oc_session_run_stage(s, "encode", &img, 1);
+    if (st) fprintf(stderr, "encode: %s\n", oc_last_error());
+    assert_int_equal(st, OC_OK);
+    oc_free(x);
+    double worst = 0;
+    for (int p = 0; p < 4; p++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "p%d_coords_model", p);
+        oc_tensor ct, mt;
+        float *coords = tu_load_ref(io, nm, &ct);
+        snprintf(nm, sizeof nm, "p%d_labels_model", p);
+        const oc_st_tensor *lt = oc_st_find(io, nm);
+        assert_non_null(lt);
+        int32_t *labels = oc_malloc(lt->numel * 4 + 4);
+        memcpy(labels, lt->data, lt->numel * 4);
+        snprintf(nm, sizeof nm, "p%d_mask_input", p);
+        float *mask = oc_st_find(io, nm) ? tu_load_ref(io, nm, &mt) : NULL;
+        pin[0] = ct;
+        pin[0].name = "point_coords";
+        pin[1].dims[1] = ct.dims[1];
+        pin[1].data = (float *)labels;
+        int n = 2;
+        if (mask) {
+            pin[2] = mt;
+            pin[2].name = "mask_input";
+            n = 3;
+        }
+        st = oc_session_run_stage(s, "decode", pin, n);
+        if (st) fprintf(stderr, "decode p%d: %s\n", p, oc_last_error());
+        assert_int_equal(st, OC_OK);
+        static const char *pairs[][2] = {{"low_res_masks", "low_res_multi"},
+                                          {"iou_predictions", "iou_multi"},
+                                          {"low_res_masks_single", "low_res_single"},
+                                          {"iou_predictions_single", "iou_single"},
+                                          {"object_score_logits", "object_score_logits"}};
+        for (int k = 0; k < 5; k++) {
+            oc_tensor got;
+            assert_int_equal(oc_session_tensor(s, pairs[k][0], &got), OC_OK);
+            snprintf(nm, sizeof nm, "p%d_%s", p, pairs[k][1]);
+            close_to(got.data, tu_numel(&got), io, nm, "sam2-t-r session", &worst);
+        }
+        oc_free(coords);
+        oc_free(labels);
+        oc_free(mask);
+    }
+    fprintf(stderr, "  sam2-t-r encode + decode through the session: 4 prompts, worst %.2e\n",
+            worst);
+    oc_session_free(s);
+    oc_st_close(io);
+    oc_model_free(m);
+}
+
 static void test_tiny_avx512_t2(void **state)
 {
     (void)state;
@@ -214,6 +307,7 @@ static void test_large(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stages_end_to_end),
         cmocka_unit_test(test_tiny_avx512_t2),
         cmocka_unit_test(test_tiny_avx2_t1),
         cmocka_unit_test(test_tiny_scalar_t2),

@@ -829,22 +829,82 @@ const float *sam2_pos_embed(const oc_model *m, int gh, int gw)
     return nhwc;
 }
 
+static const char *const sam2_stages[] = {"encode", "decode", NULL};
+static const char *const sam2_scales[] = {"tiny", "small", "base-plus", "large", NULL};
+
+static oc_status build_decode(const oc_model *m, oc_graph *g, const oc_io_desc *in, int n_in)
+{
+    const sam2_model *sm = m->arch_data;
+    const int D = sm->hp.d_model;
+    const oc_io_desc *pc = oc_io_find(in, n_in, "point_coords");
+    const oc_io_desc *pl = oc_io_find(in, n_in, "point_labels");
+    const oc_io_desc *mk = oc_io_find(in, n_in, "mask_input");
+    const oc_io_desc *emb = oc_io_find(in, n_in, "image_embed");
+    if (!emb || !oc_io_find(in, n_in, "high_res_feats_0") ||
+        !oc_io_find(in, n_in, "high_res_feats_1"))
+        return oc_graph_fail(g, oc_error(OC_ERR_INVALID_ARG, "sam2 decode: image_embed and "
+                                         "high_res_feats_0/1 are missing: run the \"encode\" "
+                                         "stage on an image first"));
+    if (emb->ndim != 4 || emb->dims[0] != 1 || emb->dims[1] != D || emb->dims[2] != sm->emb_h ||
+        emb->dims[3] != sm->emb_w)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2 decode: image_embed must be [1, %d, "
+                                         "%d, %d] (one image per decode)", D, sm->emb_h,
+                                         sm->emb_w));
+    if (!pc || !pl)
+        return oc_graph_fail(g, oc_error(OC_ERR_INVALID_ARG, "sam2 decode: needs point_coords "
+                                         "[B, P, 2] and point_labels [B, P] (a box is two points "
+                                         "with labels 2 and 3)"));
+    if (pc->ndim != 3 || pc->dims[2] != 2 || pc->dtype != OC_DTYPE_F32 || pl->ndim != 2 ||
+        pl->dims[0] != pc->dims[0] || pl->dims[1] != pc->dims[1] ||
+        pc->dims[0] > SAM2_MAX_PROMPT_SETS || pc->dims[1] > 4096)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2 decode: point_coords must be float32 "
+                                         "[B, P, 2] and point_labels [B, P] with the same B, P "
+                                         "(B <= %d, P <= 4096)", SAM2_MAX_PROMPT_SETS));
+    if (pl->dtype == OC_DTYPE_U8)
+        return oc_graph_fail(g, oc_error(OC_ERR_UNSUPPORTED, "sam2 decode: point_labels cannot be "
+                                         "u8 (label -1 marks padding): use i32, i64 or f32"));
+    if (mk && (mk->ndim != 4 || mk->dims[0] != pc->dims[0] || mk->dims[1] != 1 ||
+               mk->dims[2] != 4 * sm->emb_h || mk->dims[3] != 4 * sm->emb_w ||
+               mk->dtype != OC_DTYPE_F32))
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2 decode: mask_input must be float32 "
+                                         "[B, 1, %d, %d]", 4 * sm->emb_h, 4 * sm->emb_w));
+    return sam2_build_decoder(m, g, (int)pc->dims[0], (int)pc->dims[1], mk != NULL, pl->dtype);
+}
+
 static oc_status sam2_build(const oc_model *m, oc_graph *g, const char *stage,
                             const oc_io_desc *in, int n_in)
 {
-    (void)stage;
+    if (stage && !strcmp(stage, "decode")) return build_decode(m, g, in, n_in);
+    if (stage && strcmp(stage, "encode"))
+        return oc_graph_fail(g, oc_error(OC_ERR_INVALID_ARG, "sam2: no stage '%s' (encode, "
+                                         "decode)", stage));
     const oc_io_desc *img = oc_io_find_image(in, n_in, "image");
-    if (!img || img->ndim != 4 || img->dims[0] > INT32_MAX || img->dims[2] > INT32_MAX ||
-        img->dims[3] > INT32_MAX)
+    if (!img || img->ndim != 4 || img->dims[1] != 3 || img->dims[0] > SAM2_MAX_PROMPT_SETS ||
+        img->dims[2] > 65536 || img->dims[3] > 65536)
         return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2: the encoder takes one NCHW float "
-                                         "input 'image'"));
+                                         "input 'image' [N, 3, H, W]"));
     return sam2_build_encoder(m, g, (int)img->dims[0], (int)img->dims[2], (int)img->dims[3]);
+}
+
+static oc_status sam2_gen_hook(const oc_gen_options *o, oc_st_writer *out)
+{
+    return sam2_generate(o ? o->scale : NULL, o ? o->seed : 1, out);
+}
+
+static oc_status sam2_convert_hook(const oc_st_file *src, const oc_convert_options *o,
+                                   oc_st_writer *out)
+{
+    return sam2_convert(src, o ? o->scale : NULL, OC_DT_F32, out);
 }
 
 const oc_arch oc_arch_sam2 = {
     .name = "sam2",
-    .task = NULL,
+    .task = "segment_sam",
+    .stages = sam2_stages,
     .load = sam2_load,
     .build = sam2_build,
     .free = sam2_free,
+    .scales = sam2_scales,
+    .generate = sam2_gen_hook,
+    .convert = sam2_convert_hook,
 };

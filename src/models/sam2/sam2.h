@@ -155,7 +155,8 @@ oc_status sam2_generate(const char *variant, uint64_t seed, oc_st_writer *out);
 oc_status sam2_build_encoder(const struct oc_model *m, oc_graph *g, int n, int h, int w);
 /* Decoder graph for B prompt sets of P points each (the padding point is added inside);
  * with_mask: a mask_input [B][1][4*emb_h][4*emb_w] input is declared. */
-oc_status sam2_build_decoder(const struct oc_model *m, oc_graph *g, int B, int P, int with_mask);
+oc_status sam2_build_decoder(const struct oc_model *m, oc_graph *g, int B, int P, int with_mask,
+                             oc_dtype labels_dtype);
 /* The NHWC position embedding for a trunk grid (cached in the model). NULL + message on
  * failure. */
 const float *sam2_pos_embed(const struct oc_model *m, int gh, int gw);

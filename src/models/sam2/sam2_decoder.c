@@ -210,7 +210,8 @@ static oc_tid mlp3(oc_graph *g, oc_tid x, const sam2_lin *L, int n, oc_act last)
 
 /* ---------------------------------------------------------------- the graph ------------- */
 
-oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int with_mask)
+oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int with_mask,
+                             oc_dtype labels_dtype)
 {
     const sam2_model *sm = m->arch_data;
     const sam2_hp *hp = &sm->hp;
@@ -225,7 +226,7 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
     oc_tid f0 = oc_g_input(g, "high_res_feats_0", oc_shape4(1, D / 8, 4 * eh, 4 * ew));
     oc_tid f1 = oc_g_input(g, "high_res_feats_1", oc_shape4(1, D / 4, 2 * eh, 2 * ew));
     oc_tid coords = oc_g_input(g, "point_coords", oc_shape3(B, P, 2));
-    oc_tid labels = oc_g_input(g, "point_labels", oc_shape2(B, P));
+    oc_tid labels = oc_g_input_typed(g, "point_labels", oc_shape2(B, P), labels_dtype);
     oc_tid mask = with_mask ? oc_g_input(g, "mask_input", oc_shape4(B, 1, 4 * eh, 4 * ew))
                             : OC_NONE;
 

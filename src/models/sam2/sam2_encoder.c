@@ -186,8 +186,8 @@ oc_status sam2_build_encoder(const oc_model *m, oc_graph *g, int n, int h, int w
     oc_tid emb = oc_g_binary(g, OC_BIN_ADD, lvl[top], nm);
     oc_tid s0 = lin(g, lvl[0], &Wt->conv_s0, OC_ACT_NONE);
     oc_tid s1 = lin(g, lvl[1], &Wt->conv_s1, OC_ACT_NONE);
-    oc_g_output(g, to_nchw(g, emb), "image_embed");
-    oc_g_output(g, to_nchw(g, s0), "high_res_feats_0");
-    oc_g_output(g, to_nchw(g, s1), "high_res_feats_1");
+    oc_g_export(g, to_nchw(g, emb), "image_embed");
+    oc_g_export(g, to_nchw(g, s0), "high_res_feats_0");
+    oc_g_export(g, to_nchw(g, s1), "high_res_feats_1");
     return oc_graph_status(g);
 }
