@@ -23,7 +23,7 @@
 extern const oc_arch oc_arch_yolo11;
 extern const oc_arch oc_arch_yolov8;
 extern const oc_arch oc_arch_yolo12;
-extern const oc_arch oc_arch_rtdetr __attribute__((weak));
+extern const oc_arch oc_arch_rtdetr;
 extern const oc_arch oc_arch_rfdetr __attribute__((weak));
 extern const oc_arch oc_arch_sam2;
 
