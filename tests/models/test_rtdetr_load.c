@@ -115,7 +115,7 @@ static void run_model(const char *path, int n, int h, int w, int nq, int ntop, i
     size_t numel = (size_t)n * 3 * h * w;
     float *x = malloc(numel * sizeof(float));
     tu_fill_uniform(x, numel, 3, 0.0f, 1.0f);
-    oc_tensor in = {"images", 4, {n, 3, h, w}, x};
+    oc_tensor in = {.name = "images", .ndim = 4, .dims = {n, 3, h, w}, .data = x, .dtype = OC_DTYPE_F32};
     st = oc_session_run(s, &in, 1);
     if (st) fprintf(stderr, "%s\n", oc_last_error());
     assert_int_equal(st, OC_OK);

@@ -257,7 +257,8 @@ static void check_all(cmp_state *c, const oc_session *s, oc_st_file *io, int lay
     oc_free(rlogits);
 }
 
-static void run_case(const fixture *f, oc_isa isa, int threads, int batch2)
+/* with_sizes: also pass the fixture's orig_target_sizes (int64 [1, 2]) */
+static void run_case_sz(const fixture *f, oc_isa isa, int threads, int batch2, int with_sizes)
 {
     char rel[256];
     snprintf(rel, sizeof rel, "fixtures/%s/io.safetensors", f->fx);
@@ -292,7 +293,18 @@ static void run_case(const fixture *f, oc_isa isa, int threads, int batch2)
         in.data = xb;
     }
     in.name = "images";
-    st = oc_session_run(s, &in, 1);
+    in.dtype = OC_DTYPE_F32;
+    oc_tensor ins[2] = {in, {.name = "orig_target_sizes", .ndim = 2, .dims = {1, 2},
+                             .dtype = OC_DTYPE_I64}};
+    int64_t sizes[2];
+    if (with_sizes) {
+        const oc_st_tensor *ts = oc_st_find(io, "orig_target_sizes");
+        assert_non_null(ts);
+        assert_int_equal(ts->dtype, OC_DT_I64);
+        memcpy(sizes, ts->data, sizeof sizes);
+        ins[1].data = (float *)sizes;
+    }
+    st = oc_session_run(s, ins, with_sizes ? 2 : 1);
     if (st) fprintf(stderr, "run %s: %s\n", f->fx, oc_last_error());
     assert_int_equal(st, OC_OK);
     char ctx[128];
@@ -337,8 +349,13 @@ static void run_case(const fixture *f, oc_isa isa, int threads, int batch2)
     oc_set_isa(oc_cpu_best_isa());
 }
 
+static void run_case(const fixture *f, oc_isa isa, int threads, int batch2)
+{
+    run_case_sz(f, isa, threads, batch2, 0);
+}
+
 static void test_r18_best(void **st) { (void)st; run_case(&FX[0], max_isa(), 2, 0); }
-static void test_r50_best(void **st) { (void)st; run_case(&FX[1], max_isa(), 2, 0); }
+static void test_r50_best(void **st) { (void)st; run_case_sz(&FX[1], max_isa(), 2, 0, 1); }
 static void test_r101_best(void **st) { (void)st; run_case(&FX[2], max_isa(), 2, 0); }
 static void test_r18_scalar(void **st) { (void)st; run_case(&FX[0], OC_ISA_SCALAR, 1, 0); }
 static void test_r50_avx2(void **st)

@@ -163,7 +163,7 @@ static const float *raw(rb *b, const char *name, int ndim, const int64_t *shape,
                                  "RT-DETR state_dict of this variant?)", b->path, name, want));
             else
                 fail(b, oc_error(OC_ERR_SHAPE, "%s: tensor '%s' is %s with %d dims, expected a "
-                                 "float tensor [%s]", b->path, name, oc_dtype_name(t->dtype),
+                                 "float tensor [%s]", b->path, name, oc_st_dtype_name(t->dtype),
                                  t->ndim, want));
         }
         return NULL;
@@ -863,7 +863,9 @@ oc_status rtdetr_build_graph(const struct oc_model *m, oc_graph *g, int n, int h
     b.in_w = w;
     b.with_sizes = with_sizes;
     oc_tid x = oc_g_input(g, "images", oc_shape4(n, 3, h, w));
-    oc_tid sizes = with_sizes ? oc_g_input(g, "orig_target_sizes", oc_shape2(n, 2)) : OC_NONE;
+    oc_tid sizes = with_sizes ? oc_g_input_typed(g, "orig_target_sizes", oc_shape2(n, 2),
+                                                 (oc_dtype)(with_sizes - 1))
+                              : OC_NONE;
     walk(&b, x, sizes);
     if (b.st) return b.st;
     if (b.next_conv != md->W.nconv || b.next_raw != md->W.nraw)
@@ -873,9 +875,25 @@ oc_status rtdetr_build_graph(const struct oc_model *m, oc_graph *g, int n, int h
     return oc_graph_status(g);
 }
 
-static oc_status rtdetr_build(const struct oc_model *m, oc_graph *g, int n, int h, int w)
+/* inputs: `images` [N,3,H,W] (or the only 4-d float tensor), optional `orig_target_sizes`
+ * [N,2] as (w, h) like the reference's postprocessor, any dtype; without it the boxes are
+ * scaled to the input size */
+static oc_status rtdetr_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                              const oc_io_desc *in, int n_in)
 {
-    return rtdetr_build_graph(m, g, n, h, w, 0);
+    (void)stage;
+    const oc_io_desc *img = oc_io_find_image(in, n_in, "images");
+    if (!img || img->ndim != 4 || img->dims[1] != 3 || img->dims[0] > INT32_MAX ||
+        img->dims[2] > INT32_MAX || img->dims[3] > INT32_MAX)
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "%s: RT-DETR needs an input 'images' "
+                                         "[N, 3, H, W]", m->path ? m->path : "model"));
+    const oc_io_desc *sz = oc_io_find(in, n_in, "orig_target_sizes");
+    if (sz && (sz->ndim != 2 || sz->dims[0] != img->dims[0] || sz->dims[1] != 2))
+        return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "%s: 'orig_target_sizes' must be [%lld, "
+                                         "2] (width, height per image)",
+                                         m->path ? m->path : "model", (long long)img->dims[0]));
+    return rtdetr_build_graph(m, g, (int)img->dims[0], (int)img->dims[2], (int)img->dims[3],
+                              sz ? 1 + (int)sz->dtype : 0);
 }
 
 static void rtdetr_free(struct oc_model *m)
@@ -923,4 +941,18 @@ oc_status rtdetr_copy_tensors(const rtdetr_hp *hp, const oc_st_file *src, const 
     return OC_OK;
 }
 
-const oc_arch oc_arch_rtdetr = {"rtdetr", OC_TASK_NONE, rtdetr_load, rtdetr_build, rtdetr_free};
+static oc_status rtdetr_gen_hook(const oc_gen_options *o, oc_st_writer *out)
+{
+    return rtdetr_generate(o->scale, o->num_classes, o->imgsz, o->seed, out);
+}
+
+static oc_status rtdetr_convert_hook(const oc_st_file *src, const oc_convert_options *o,
+                                     oc_st_writer *out)
+{
+    return rtdetr_convert(src, o ? o->scale : NULL, out);
+}
+
+const oc_arch oc_arch_rtdetr = {
+    .name = "rtdetr", .task = "detect_detr", .load = rtdetr_load, .build = rtdetr_build,
+    .free = rtdetr_free, .scales = rtdetr_variants, .generate = rtdetr_gen_hook,
+    .convert = rtdetr_convert_hook};

@@ -82,8 +82,9 @@ oc_tid rtdetr_postprocess(oc_graph *g, oc_tid logits, oc_tid boxes, oc_tid sizes
                           float img_w, float img_h);
 
 /* ---- rtdetr.c ---- */
-/* the whole model for images [n,3,h,w]; with_sizes declares the `orig_target_sizes` [n,2]
- * input (else the post-processing scales to the input size) */
+/* the whole model for images [n,3,h,w]; with_sizes = 1 + the oc_dtype of an
+ * `orig_target_sizes` [n,2] input to declare, 0 for none (the post-processing then scales to
+ * the input size) */
 oc_status rtdetr_build_graph(const struct oc_model *m, oc_graph *g, int n, int h, int w,
                              int with_sizes);
 /* gen: every tensor of the train-form state_dict, synthetic, into wr */
