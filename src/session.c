@@ -668,6 +668,22 @@ oc_status oc_session_tensor(const oc_session *s, const char *name, oc_tensor *ou
     return OC_OK;
 }
 
+const char *oc_session_kept_name(const oc_session *s, int i)
+{
+    const oc_stage_state *st = s ? cur_stage(s) : NULL;
+    if (!st || !st->has_run || i < 0) return NULL;
+    for (int t = 0, k = 0; t < oc_graph_num_tensors(st->g); t++) {
+        const char *nm = oc_graph_tensor_name(st->g, t);
+        if (!nm || !oc_graph_tensor_live_at_end(st->g, t)) continue;
+        int is_out = 0;
+        for (int o = 0; o < oc_graph_num_outputs(st->g) && !is_out; o++)
+            is_out = oc_graph_output_tid(st->g, o) == t;
+        if (is_out) continue;
+        if (k++ == i) return nm;
+    }
+    return NULL;
+}
+
 size_t oc_session_arena_bytes(const oc_session *s)
 {
     const oc_stage_state *st = cur_stage(s);

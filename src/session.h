@@ -16,4 +16,9 @@ const struct oc_model *oc_session_model(const oc_session *s);
  * stage is rebuilt or re-planned. */
 float *oc_session_input_buffer(oc_session *s, const char *stage, const char *name);
 
+/* Names of the named intermediates readable after the last run of the current stage (kept
+ * with oc_session_set_keep_layers; outputs excluded), i from 0: NULL past the end. For
+ * `ocellus run --layers` on families whose intermediates are not called layerN. */
+const char *oc_session_kept_name(const oc_session *s, int i);
+
 #endif

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "internal.h"
 #include "safetensors.h"
+#include "session.h"
 
 static void run_usage(FILE *f)
 {
@@ -17,9 +18,10 @@ static void run_usage(FILE *f)
             "                   [--threads N] [--profile]\n\n"
             "Run a model on raw NCHW float tensors and write its outputs as F32 tensors.\n"
             "The inputs are the input file's floating tensors in file order (F16/BF16/F64 are\n"
-            "converted); a tensor named 'images' alone is used when present, or the one named\n"
-            "by --input-name.\n\n"
-            "  --layers        also write every top-level module's output (layer0, layer1, ...)\n"
+            "converted); a tensor named 'images' alone is used when present (with an integer\n"
+            "'orig_target_sizes' [N, 2] beside it for RT-DETR), or the one named by --input-name.\n\n"
+            "  --layers        also write every top-level module's output (layer0, layer1, ...; RT-DETR:\n"
+            "                  the names of the reference fixtures, backbone_out0, ...)\n"
             "  --threads N     threads of the session (default: OCELLUS_NUM_THREADS or all cores)\n"
             "  --profile       print the per-node profile of the run to stderr\n"
             "  --input-name S  use only the input tensor S (e.g. images_320 of a parity fixture)\n");
@@ -113,6 +115,9 @@ int cmd_run(int argc, char **argv)
     }
     if (named) {
         sel[nin++] = named;
+        /* RT-DETR's second input, as the reference's deploy model takes it (int64 [N, 2]) */
+        const oc_st_tensor *sz = in_name ? NULL : oc_st_find(in, "orig_target_sizes");
+        if (sz) sel[nin++] = sz;
     } else {
         for (size_t i = 0; i < oc_st_num_tensors(in); i++) {
             const oc_st_tensor *t = oc_st_tensor_at(in, i);
@@ -132,6 +137,22 @@ int cmd_run(int argc, char **argv)
     }
     for (int i = 0; i < nin; i++) {
         const oc_st_tensor *t = sel[i];
+        if ((t->dtype == OC_DT_I64 || t->dtype == OC_DT_I32) && t->ndim >= 1 &&
+            t->ndim <= OC_MAX_DIMS) {
+            /* an integer input goes in as it is, typed */
+            size_t es = t->dtype == OC_DT_I64 ? 8 : 4;
+            inputs[i].name = t->name;
+            inputs[i].ndim = t->ndim;
+            for (int d = 0; d < t->ndim; d++) inputs[i].dims[d] = t->shape[d];
+            inputs[i].dtype = t->dtype == OC_DT_I64 ? OC_DTYPE_I64 : OC_DTYPE_I32;
+            inputs[i].data = malloc(t->numel ? t->numel * es : 1);
+            if (!inputs[i].data) {
+                fprintf(stderr, "ocellus run: out of memory for '%s'\n", t->name);
+                goto done;
+            }
+            memcpy(inputs[i].data, t->data, t->numel * es);
+            continue;
+        }
         if (!is_float(t->dtype) || t->ndim < 1 || t->ndim > OC_MAX_DIMS) {
             fprintf(stderr, "ocellus run: %s: tensor '%s' (%s, %d dims) cannot be an input\n",
                     in_path, t->name, oc_st_dtype_name(t->dtype), t->ndim);
@@ -203,6 +224,23 @@ int cmd_run(int argc, char **argv)
             misses = 0;
             for (int d = 0; d < t.ndim; d++) shape[d] = t.dims[d];
             if (oc_st_writer_add(w, name, OC_DT_F32, t.ndim, shape, t.data) != OC_OK) {
+                fprintf(stderr, "ocellus run: %s\n", oc_last_error());
+                goto done;
+            }
+            nlayers++;
+        }
+        /* families that name their intermediates otherwise (RT-DETR: backbone_out0, ...) */
+        for (int i = 0; oc_session_kept_name(s, i); i++) {
+            const char *nm = oc_session_kept_name(s, i);
+            int num = 0;
+            if (!strncmp(nm, "layer", 5) && sscanf(nm + 5, "%*d%n", &num) == 0 && num > 0 &&
+                !nm[5 + num])
+                continue; /* written above */
+            oc_tensor t;
+            int64_t shape[OC_MAX_DIMS];
+            if (oc_session_tensor(s, nm, &t) != OC_OK) continue;
+            for (int d = 0; d < t.ndim; d++) shape[d] = t.dims[d];
+            if (oc_st_writer_add(w, nm, OC_DT_F32, t.ndim, shape, t.data) != OC_OK) {
                 fprintf(stderr, "ocellus run: %s\n", oc_last_error());
                 goto done;
             }
