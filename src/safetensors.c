@@ -622,6 +622,17 @@ oc_status oc_st_open(const char *path, oc_st_file **out)
     return OC_OK;
 }
 
+void oc_st_release_pages(const oc_st_file *f)
+{
+    /* a private read-only file mapping: dropped pages fault back in from the file if read
+     * again, so this is always safe */
+    if (f && f->mapped && f->base && f->size) {
+        long pg = sysconf(_SC_PAGESIZE);
+        uintptr_t a = (uintptr_t)f->base, b = (a + f->size + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+        madvise((void *)a, b - a, MADV_DONTNEED);
+    }
+}
+
 void oc_st_close(oc_st_file *f)
 {
     if (!f) return;

@@ -37,6 +37,10 @@ oc_status oc_st_open(const char *path, oc_st_file **out);
 oc_status oc_st_open_memory(const void *buf, size_t len, const char *name, oc_st_file **out);
 void oc_st_close(oc_st_file *f);
 
+/* Drop the file's resident pages (madvise DONTNEED on the mapping; no-op for memory
+ * buffers). For loaders that copied or repacked every tensor they keep: the RSS then holds
+ * the packed weights only. Tensors and metadata stay readable (pages fault back in). */
+void oc_st_release_pages(const oc_st_file *f);
 const char *oc_st_path(const oc_st_file *f);
 size_t oc_st_num_tensors(const oc_st_file *f);
 const oc_st_tensor *oc_st_tensor_at(const oc_st_file *f, size_t i);  /* in file order */

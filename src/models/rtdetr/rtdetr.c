@@ -61,6 +61,7 @@ typedef struct {
     int next_conv, next_raw;
     rb_weights *W;
     oc_status st;
+    size_t loaded;          /* LOAD: bytes read since the file's pages were last released */
     /* BUILD: the post-processing's default size and whether orig_target_sizes is an input */
     int in_h, in_w, with_sizes;
 } rb;
@@ -110,6 +111,17 @@ static void gen_fill(float *x, size_t n, const char *name, uint32_t seed, float 
 }
 
 typedef enum { G_WEIGHT = 0, G_BIAS, G_ONE, G_ZERO, G_CLS_BIAS, G_DAMPED_ONE } gen_kind;
+
+/* Every kept tensor is a copy or a repacked conv, so the file's pages need not stay resident:
+ * drop them every 64 MB read, which keeps the load's peak RSS near the packed weights'. */
+static void note_loaded(rb *b, size_t bytes)
+{
+    b->loaded += bytes;
+    if (b->loaded >= ((size_t)64 << 20)) {
+        oc_st_release_pages(b->file);
+        b->loaded = 0;
+    }
+}
 
 /* ---------------------------------------------------------------- raw tensors ---------- */
 /* LOAD: a float copy kept in the table; CHECK: presence and shape; GEN: synthesised (fan_in
@@ -174,6 +186,7 @@ static const float *raw(rb *b, const char *name, int ndim, const int64_t *shape,
         fail(b, st);
         return NULL;
     }
+    note_loaded(b, (size_t)numel * sizeof(float));
     rb_weights *W = b->W;
     if (W->nraw == W->capraw) {
         int cap = W->capraw ? W->capraw * 2 : 64;
@@ -272,6 +285,7 @@ static oc_status convnorm_weights(rb *b, const char *wname, const char *nprefix,
             v[1][o] = v[1][o] - v[2][o] * s;
         }
     }
+    note_loaded(b, ((size_t)cout * cin * k * k + 4 * (size_t)cout) * sizeof(float));
     oc_free(v[0]);
     oc_free(v[2]);
     oc_free(v[3]);
@@ -830,6 +844,8 @@ static oc_status rtdetr_load(struct oc_model *m)
         oc_free(md);
         return b.st;
     }
+    /* every kept tensor is a copy or a repacked conv: the mapping need not stay resident */
+    oc_st_release_pages(m->file);
     m->input_h = md->hp.eval_h;
     m->input_w = md->hp.eval_w;
     m->arch_data = md;
