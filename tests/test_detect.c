@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect.h"
+#include "tasks/detect.h"
 #include "image.h"
 #include "testutil.h"
 

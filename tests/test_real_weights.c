@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "convert.h"
-#include "detect.h"
+#include "tasks/detect.h"
 #include "safetensors.h"
 #include "testutil.h"
 

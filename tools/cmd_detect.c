@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "detect.h"
+#include "tasks/detect.h"
 #include "image.h"
 
 static void detect_usage(FILE *f)

@@ -1,7 +1,8 @@
-/* detect.c -- oc_detect: letterbox, run, decode the YOLO Detect output, NMS, map back. */
-#include "detect.h"
+/* detect_yolo.c -- the "detect_yolo" task: letterbox, run, decode the YOLO Detect output
+ * (output0), NMS, map back to the image. */
+#include "tasks/detect.h"
+#include "tasks/tasks.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,16 +10,6 @@
 #include "model.h"
 
 #define MAX_NMS 30000
-
-void oc_detect_options_default(oc_detect_options *o)
-{
-    if (!o) return;
-    o->conf_threshold = 0.25f;
-    o->iou_threshold = 0.7f;
-    o->max_det = 300;
-    o->agnostic_nms = 0;
-    o->input_size = 0;
-}
 
 float oc_box_iou(const oc_det_box *a, const oc_det_box *b)
 {
@@ -184,73 +175,31 @@ oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
     return OC_OK;
 }
 
-void oc_detections_free(oc_detections *d)
+oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_options *o,
+                         oc_detections *out)
 {
-    if (!d) return;
-    oc_free(d->items);
-    d->items = NULL;
-    d->count = 0;
-}
-
-oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options *opts,
-                    oc_detections *out)
-{
-    if (out) memset(out, 0, sizeof *out);
-    if (!s || !img || !out) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: NULL argument");
-    if (!img->data || img->width < 1 || img->height < 1 ||
-        (img->channels != 3 && img->channels != 1))
-        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: image %dx%d with %d channels is not a "
-                        "decoded RGB or gray image", img->width, img->height, img->channels);
-    oc_detect_options o;
-    if (opts) o = *opts;
-    else oc_detect_options_default(&o);
-    if (!(o.conf_threshold >= 0 && o.conf_threshold <= 1))
-        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: conf_threshold %g is not in [0, 1]",
-                        (double)o.conf_threshold);
-    if (!(o.iou_threshold >= 0 && o.iou_threshold <= 1))
-        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: iou_threshold %g is not in [0, 1]",
-                        (double)o.iou_threshold);
-    if (o.max_det < 1)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: max_det %d must be >= 1", o.max_det);
-    if (o.input_size != 0 && (o.input_size < 32 || o.input_size > 4096 || o.input_size % 32))
-        return oc_error(OC_ERR_INVALID_ARG, "oc_detect: input_size %d must be 0 or a multiple "
-                        "of 32 in [32, 4096]", o.input_size);
     const oc_model *m = oc_session_model(s);
-    if (!m) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: the session has no model");
-    if (m->arch && (!m->arch->task || strcmp(m->arch->task, "detect_yolo")))
-        return oc_error(OC_ERR_UNSUPPORTED, "oc_detect: model '%s' (arch %s) is not a YOLO "
-                        "detector", m->path ? m->path : "?", oc_model_arch(m));
     int in_h, in_w;
-    if (o.input_size) {
-        in_h = in_w = o.input_size;
+    if (o->input_size) {
+        in_h = in_w = o->input_size;
     } else {
         oc_model_input_size(m, &in_h, &in_w);
         if (in_h < 32 || in_w < 32 || in_h > 4096 || in_w > 4096)
             in_h = in_w = 640;
     }
 
+    /* letterbox straight into the graph's input slot */
     double t0 = oc_now_ms();
-    float *chw = oc_malloc((size_t)3 * (size_t)in_h * (size_t)in_w * sizeof(float));
-    if (!chw) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for a %dx%d input", in_w,
-                              in_h);
+    oc_tensor in = {.name = "images", .ndim = 4, .dims = {1, 3, in_h, in_w}};
+    oc_status st = oc_session_prepare(s, &in, 1);
+    if (st) return st;
+    in.data = oc_session_input_buffer(s, NULL, "images");
+    if (!in.data) return oc_error(OC_ERR_INTERNAL, "oc_detect: the graph has no 'images' input");
     oc_letterbox_info lb;
-    oc_status st = oc_letterbox_chw(img, in_w, in_h, 114, chw, &lb);
-    if (st) {
-        oc_free(chw);
-        return st;
-    }
+    st = oc_letterbox_chw(img, in_w, in_h, 114, in.data, &lb);
+    if (st) return st;
     double t1 = oc_now_ms();
-    oc_tensor in;
-    memset(&in, 0, sizeof in);
-    in.name = "images";
-    in.ndim = 4;
-    in.dims[0] = 1;
-    in.dims[1] = 3;
-    in.dims[2] = in_h;
-    in.dims[3] = in_w;
-    in.data = chw;
     st = oc_session_run(s, &in, 1);
-    oc_free(chw);
     if (st) return st;
     double t2 = oc_now_ms();
     oc_tensor y;
@@ -266,67 +215,13 @@ oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options 
                         (long long)(y.ndim > 1 ? y.dims[1] : 0),
                         (long long)(y.ndim > 2 ? y.dims[2] : 0), y.ndim, 4 + nc_model);
     int nc = (int)(y.dims[1] - 4);
-    const char **names = oc_malloc((size_t)nc * sizeof *names);
-    if (!names) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory");
-    for (int i = 0; i < nc; i++) names[i] = oc_model_class_name(m, i);
-    st = oc_detect_postprocess(y.data, nc, y.dims[2], &o, &lb, img->width, img->height, names, nc,
-                               out);
-    oc_free(names);
+    st = oc_detect_postprocess(y.data, nc, y.dims[2], o, &lb, img->width, img->height,
+                               (const char *const *)m->class_names,
+                               m->class_names ? m->num_classes : 0, out);
     if (st) return st;
     double t3 = oc_now_ms();
     out->ms_preprocess = t1 - t0;
     out->ms_inference = t2 - t1;
     out->ms_postprocess = t3 - t2;
     return OC_OK;
-}
-
-/* ---- JSON ---- */
-static double round_to(double v, double q) { return round(v / q) * q; }
-
-char *oc_detections_json(const char *image_path, int width, int height, const char *model,
-                         double ms_decode, const oc_detections *d, int pretty)
-{
-    cJSON *root = cJSON_CreateObject(), *im = NULL, *t = NULL, *arr = NULL;
-    int ok = root != NULL;
-    if (ok) ok = (im = cJSON_AddObjectToObject(root, "image")) != NULL;
-    if (ok) ok = cJSON_AddStringToObject(im, "path", image_path ? image_path : "") != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(im, "width", width) != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(im, "height", height) != NULL;
-    if (ok) ok = cJSON_AddStringToObject(root, "model", model ? model : "") != NULL;
-    if (ok) ok = (t = cJSON_AddObjectToObject(root, "timing_ms")) != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(t, "decode", round_to(ms_decode, 0.001)) != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(t, "preprocess",
-                                         round_to(d ? d->ms_preprocess : 0, 0.001)) != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(t, "inference",
-                                         round_to(d ? d->ms_inference : 0, 0.001)) != NULL;
-    if (ok) ok = cJSON_AddNumberToObject(t, "postprocess",
-                                         round_to(d ? d->ms_postprocess : 0, 0.001)) != NULL;
-    if (ok) ok = (arr = cJSON_AddArrayToObject(root, "detections")) != NULL;
-    for (int i = 0; ok && d && i < d->count; i++) {
-        const oc_detection *e = &d->items[i];
-        cJSON *o = cJSON_CreateObject(), *b = NULL;
-        ok = o && cJSON_AddItemToArray(arr, o);
-        if (!ok) {
-            cJSON_Delete(o);
-            break;
-        }
-        char gen[32];
-        snprintf(gen, sizeof gen, "class%d", e->class_id);
-        ok = cJSON_AddNumberToObject(o, "class_id", e->class_id) &&
-             cJSON_AddStringToObject(o, "class_name", e->class_name ? e->class_name : gen) &&
-             cJSON_AddNumberToObject(o, "score", round_to(e->score, 0.0001)) &&
-             (b = cJSON_AddArrayToObject(o, "box_xyxy")) != NULL;
-        const float v[4] = {e->x1, e->y1, e->x2, e->y2};
-        for (int k = 0; ok && k < 4; k++) {
-            cJSON *n = cJSON_CreateNumber(round_to(v[k], 0.1));
-            ok = n && cJSON_AddItemToArray(b, n);
-            if (!ok) cJSON_Delete(n);
-        }
-    }
-    char *s = ok ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
-    cJSON_Delete(root);
-    if (!s) return NULL;
-    char *r = oc_strdup(s);
-    cJSON_free(s);
-    return r;
 }
