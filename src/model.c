@@ -24,7 +24,7 @@ extern const oc_arch oc_arch_yolo11;
 extern const oc_arch oc_arch_yolov8;
 extern const oc_arch oc_arch_yolo12;
 extern const oc_arch oc_arch_rtdetr;
-extern const oc_arch oc_arch_rfdetr __attribute__((weak));
+extern const oc_arch oc_arch_rfdetr;
 extern const oc_arch oc_arch_sam2;
 
 #define OC_MAX_ARCHS 32
