@@ -177,8 +177,10 @@ static void initref_exec(const oc_ctx *ctx, const void *params, const float *con
         }
 }
 
+#define RF_MAX_HALF 1024
 typedef struct {
-    int half; /* D/2 values per coordinate */
+    int half;                  /* D/2 values per coordinate */
+    float dim_t[RF_MAX_HALF];  /* 10000^(2 floor(i/2) / half), as the reference computes it */
 } sine_params;
 
 /* ins: ref [N, Q, 4] -> [N, Q, 4 * half] in the order y, x, w, h */
@@ -195,11 +197,11 @@ static void sine_exec(const oc_ctx *ctx, const void *params, const float *const 
         for (int part = 0; part < 4; part++) {
             float v = ins[0][r * 4 + order[part]] * scale;
             float *o = out + r * 4 * half + part * half;
-            for (int i = 0; i < half; i++) {
-                float t = powf(10000.0f, (float)(2 * (i / 2)) / (float)half);
-                float e = v / t;
-                o[i] = (i % 2) ? cosf(e) : sinf(e);
+            for (int i = 0; i + 1 < half; i += 2) {
+                o[i] = sinf(v / p->dim_t[i]);
+                o[i + 1] = cosf(v / p->dim_t[i + 1]);
             }
+            if (half % 2) o[half - 1] = sinf(v / p->dim_t[half - 1]);
         }
 }
 
@@ -372,7 +374,14 @@ oc_status rf_build_decoder(const rf_model *M, oc_graph *g, oc_tid src, oc_tid gi
     oc_tid ref = custom1(g, "rfdetr_init_ref", tboxes, oc_shape3(n, Q, 4), initref_exec, &ip,
                          sizeof ip);
     oc_g_name(g, ref, "dec_init_ref");
-    sine_params sp = {D / 2};
+    if (D / 2 > RF_MAX_HALF)
+        return oc_graph_fail(g, oc_error(OC_ERR_UNSUPPORTED, "rfdetr: hidden_dim %d is above the "
+                                         "supported %d", D, 2 * RF_MAX_HALF));
+    sine_params sp;
+    memset(&sp, 0, sizeof sp);
+    sp.half = D / 2;
+    for (int i = 0; i < sp.half; i++)
+        sp.dim_t[i] = powf(10000.0f, (float)(2 * (i / 2)) / (float)sp.half);
     oc_tid sine = custom1(g, "rfdetr_sine_embed", ref, oc_shape3(n, Q, 2 * D), sine_exec, &sp,
                           sizeof sp);
     oc_g_name(g, sine, "dec_query_sine_embed");
