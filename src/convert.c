@@ -336,7 +336,7 @@ static const char *base_name(const char *p)
 }
 
 /* scale from the width of model.0 (and depth for yolo11 m vs l) when the description has none */
-static void guess_scale(const char *arch, int c0, int has_l_depth, char *scale)
+void oc_convert_guess_scale(const char *arch, int c0, int has_l_depth, char *scale)
 {
     scale[0] = '\0';
     if (!strcmp(arch, "yolov8")) {
@@ -563,7 +563,7 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
     if (!scale[0]) {
         const oc_onnx_tensor *t0 = oc_onnx_find_init(m, "model.0.conv.weight");
         int has_l = oc_onnx_find_init(m, "model.2.m.1.cv1.conv.weight") != NULL;
-        if (t0 && t0->ndim == 4) guess_scale(arch, (int)t0->dims[0], has_l, scale);
+        if (t0 && t0->ndim == 4) oc_convert_guess_scale(arch, (int)t0->dims[0], has_l, scale);
     }
     if (!scale[0]) {
         st = oc_error(OC_ERR_UNSUPPORTED, "%s: cannot tell the scale (n/s/m/l/x) from the "
@@ -595,11 +595,23 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
     if (!in_path || !out_path)
         return oc_error(OC_ERR_INVALID_ARG, "oc_convert_state_dict: NULL path");
     oc_st_file *f = NULL;
+    oc_status st = oc_st_open(in_path, &f);
+    if (st) return st;
+    st = oc_convert_state_dict_file(f, in_path, out_path, arch_in, scale_in, num_classes);
+    oc_st_close(f);
+    return st;
+}
+
+oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
+                                     const char *out_path, const char *arch_in,
+                                     const char *scale_in, int num_classes)
+{
+    if (!f || !in_path || !out_path)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_convert_state_dict_file: NULL argument");
     oc_st_writer *w = NULL;
     char **names = NULL;
     int n_names = 0;
-    oc_status st = oc_st_open(in_path, &f);
-    if (st) return st;
+    oc_status st = OC_OK;
     char arch[16] = "", scale[8] = "";
     if (arch_in) {
         snprintf(arch, sizeof arch, "%s", arch_in);
@@ -753,6 +765,5 @@ oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const
 done:
     oc_free_names(names, n_names);
     oc_st_writer_free(w);
-    oc_st_close(f);
     return st;
 }

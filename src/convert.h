@@ -17,12 +17,30 @@
 #define OC_CONVERT_H
 
 #include "internal.h"
+#include "safetensors.h"
 
 oc_status oc_convert_onnx(const char *onnx_path, const char *out_path,
                           const char *arch_override /* NULL */,
                           const char *scale_override /* NULL */);
 oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const char *arch,
                                 const char *scale, int num_classes);
+/* The same from a state_dict already open (e.g. read from a PyTorch checkpoint: see
+ * oc_convert_checkpoint); in_path names it in messages and in ocellus.source. */
+oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
+                                     const char *out_path, const char *arch, const char *scale,
+                                     int num_classes);
+/* A PyTorch .pt/.pth checkpoint (src/formats/torch_checkpoint.h): its state_dict (at key, or
+ * found in the usual nestings) converted as a safetensors state_dict would be, without a
+ * temporary file. float_dtype: -1 keeps each tensor's dtype, else OC_DT_F32/F16/BF16. The
+ * family comes from arch, else the checkpoint's metadata-like entries ("config"), else the
+ * tensor names (oc_convert_guess_family). */
+oc_status oc_convert_checkpoint(const char *in_path, const char *out_path, const char *arch,
+                                const char *scale, int num_classes, const char *key,
+                                int float_dtype);
+/* The family of a state_dict from its tensor names: "yolo11", "yolov8", "yolo12" (with the
+ * scale letter from model.0's width when scale is not NULL), "rtdetr", "rfdetr", "sam2";
+ * "" when the names match none. */
+void oc_convert_guess_family(const oc_st_file *f, char *arch, size_t cap, char *scale);
 
 /* ---- helpers (exposed for tests) ---- */
 /* Module path of an ONNX node name: "/model.23/cv3.0/cv3.0.2/Conv" -> "model.23.cv3.0.2",
@@ -37,6 +55,9 @@ int oc_onnx_module_path(const char *node_name, char *out, size_t cap);
  * "/model.6/cv1/act/Mul", or other shapes such as Detect's [1,A] strides). */
 int oc_onnx_gamma_name(const char *node_name, const char *op_type, int ndim,
                        const int64_t *dims, char *out, size_t cap);
+/* The scale letter of a YOLO model from model.0's output channels (c0) and, for yolo11/12
+ * widths of 64, whether the deeper m/l layout is present; "" when unknown. */
+void oc_convert_guess_scale(const char *arch, int c0, int has_l_depth, char *scale);
 /* The reference's scale table: depth_multiple, width_multiple, max_channels of arch/scale.
  * Returns 0 when arch or scale is unknown. */
 int oc_convert_scale_table(const char *arch, const char *scale, double *depth, double *width,

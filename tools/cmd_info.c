@@ -6,16 +6,19 @@
 #include <string.h>
 
 #include "cli.h"
+#include "formats/torch_checkpoint.h"
 #include "model.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ocellus info [--json] [--tensors] FILE.safetensors\n"
+    fprintf(f, "usage: ocellus info [--json] [--tensors] [--key PATH] FILE.safetensors|CKPT.pt\n"
                "  prints the metadata, tensor count, element and parameter counts (parameters\n"
                "  exclude BatchNorm running statistics), bytes by dtype, and GFLOPs of one\n"
                "  image at the default input size when the architecture is built in.\n"
                "  --json     the same as a JSON object\n"
-               "  --tensors  also list every tensor (name, dtype, shape)\n");
+               "  --tensors  also list every tensor (name, dtype, shape)\n"
+               "  --key PATH a PyTorch checkpoint's state_dict path (default: searched); its\n"
+               "             plain side entries show as metadata\n");
 }
 
 static int is_bn_stat(const char *name)
@@ -155,7 +158,7 @@ static int compute_flops(const char *path, const oc_st_file *f, flops_info *fi)
 int cmd_info(int argc, char **argv)
 {
     int json = 0, list = 0;
-    const char *path = NULL;
+    const char *path = NULL, *key = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -164,6 +167,8 @@ int cmd_info(int argc, char **argv)
             json = 1;
         } else if (!strcmp(argv[i], "--tensors")) {
             list = 1;
+        } else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+            key = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "ocellus info: unknown option '%s'\n", argv[i]);
             usage(stderr);
@@ -180,10 +185,14 @@ int cmd_info(int argc, char **argv)
         return OC_EXIT_USAGE;
     }
     oc_st_file *f = NULL;
-    if (oc_st_open(path, &f) != OC_OK) {
+    oc_pt_state_dict *pt = NULL; /* a checkpoint: its state_dict, names and shapes only */
+    oc_pt_options pt_opt = {key, -1, 1};
+    if (oc_pt_sniff_path(path) ? oc_pt_load_state_dict(path, &pt_opt, &pt) != OC_OK
+                               : oc_st_open(path, &f) != OC_OK) {
         fprintf(stderr, "ocellus info: %s\n", oc_last_error());
         return OC_EXIT_INPUT;
     }
+    if (pt) f = pt->st;
     /* counts */
     const int NDT = (int)OC_DT_F64 + 1;
     uint64_t bytes[OC_DT_F64 + 1] = {0}, count[OC_DT_F64 + 1] = {0}, total = 0, params = 0, file_bytes = 0;
@@ -210,7 +219,14 @@ int cmd_info(int argc, char **argv)
 
     flops_info fi;
     memset(&fi, 0, sizeof fi);
-    int rc = compute_flops(path, f, &fi);
+    int rc = OC_EXIT_OK;
+    if (pt) {
+        fi.gflops = -1;
+        snprintf(fi.why, sizeof fi.why, "a PyTorch checkpoint (state_dict at '%.64s'): convert "
+                 "it first", pt->where);
+    } else {
+        rc = compute_flops(path, f, &fi);
+    }
 
     char g1[32], g2[32], g3[32];
     if (json) {
@@ -304,6 +320,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     free(kv);
-    oc_st_close(f);
+    if (pt) oc_pt_state_dict_free(pt);
+    else oc_st_close(f);
     return rc;
 }
