@@ -3,7 +3,7 @@
 # print the exact command and stop. Each package and why: see README.md "Dependencies".
 set -euo pipefail
 PKGS=(build-essential pkg-config libopenblas-dev libpng-dev libjpeg-dev libcmocka-dev
-      libcjson-dev valgrind clang libclang-rt-14-dev)
+      libcjson-dev libzip-dev valgrind clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,7 +13,7 @@ enum {
     K_DICT = 1, K_LIST, K_TUPLE, K_SET, K_FROZENSET, K_BYTES, K_CODECS_ENCODE,
     K_REBUILD_TENSOR_V2, K_REBUILD_TENSOR, K_REBUILD_PARAMETER, K_REBUILD_PARAMETER_STATE,
     K_REBUILD_FROM_TYPE_V2, K_TENSOR_CLASS, K_DEVICE, K_SIZE, K_DTYPE, K_STORAGE_TYPE,
-    K_NAMESPACE
+    K_NAMESPACE, K_NP_DTYPE, K_NP_SCALAR
 };
 
 static const struct {
@@ -21,6 +21,7 @@ static const struct {
     int kind;
 } k_allowed[] = {
     {"collections", "OrderedDict", K_DICT},
+    {"collections", "Counter", K_DICT}, /* MultiStepLR's milestones in scheduler states */
     {"builtins", "dict", K_DICT},
     {"builtins", "list", K_LIST},
     {"builtins", "tuple", K_TUPLE},
@@ -39,6 +40,10 @@ static const struct {
     {"torch", "device", K_DEVICE},
     {"torch", "Size", K_SIZE},
     {"argparse", "Namespace", K_NAMESPACE},
+    /* numpy scalars (np.float64(0.5)) in side entries: decoded from their bytes */
+    {"numpy", "dtype", K_NP_DTYPE},
+    {"numpy.core.multiarray", "scalar", K_NP_SCALAR},
+    {"numpy._core.multiarray", "scalar", K_NP_SCALAR},
 };
 
 /* torch.<name>: dtype objects (pickled by name) */
@@ -47,7 +52,7 @@ static const char *const k_torch_dtypes[] = {
     "int32", "int", "int16", "short", "int8", "uint8", "bool", "complex64", "complex128",
 };
 
-/* torch.<Name>Storage: element size and the oc_dtype a tensor over it has (-1: none) */
+/* torch.<Name>Storage: element size and the oc_st_dtype a tensor over it has (-1: none) */
 static const struct {
     const char *name;
     int dtype;
@@ -728,6 +733,54 @@ static oc_status make_tensor(pk *k, oc_pk_value **args, size_t nargs, oc_pk_valu
 
 static oc_status call_global(pk *k, oc_pk_value *fn, oc_pk_value *args, oc_pk_value **out);
 
+/* numpy.core.multiarray.scalar(dtype, bytes): a number */
+static oc_status np_scalar(pk *k, oc_pk_value **a, size_t n, oc_pk_value **out)
+{
+    if (n != 2 || a[0]->type != OC_PK_OBJECT || strcmp(a[0]->u.obj.cls, "numpy.dtype") ||
+        a[1]->type != OC_PK_BYTES)
+        return bad(k, "numpy scalar: expected (numpy.dtype, bytes)");
+    const oc_pk_value *code = oc_pk_dict_get(a[0]->u.obj.attrs, "str");
+    const oc_pk_value *order = oc_pk_dict_get(a[0]->u.obj.attrs, "byteorder");
+    if (!code || code->type != OC_PK_STR || !order || order->type != OC_PK_STR)
+        return bad(k, "numpy scalar: malformed dtype");
+    const char *c = code->u.str.s;
+    if (c[0] && strchr("<>=|", c[0])) c++; /* '<f8' */
+    size_t len = a[1]->u.str.len;
+    if (strlen(c) != 2 || !strchr("fiub", c[0]) || c[1] < '1' || c[1] > '8' ||
+        (size_t)(c[1] - '0') != len || (c[0] == 'f' && len != 2 && len != 4 && len != 8) ||
+        (c[0] == 'b' && len != 1) || (len & (len - 1)))
+        return bad(k, "numpy scalar of dtype '%.8s' with %zu bytes is not supported", c, len);
+    uint8_t b[8];
+    int big = order->u.str.s[0] == '>' || code->u.str.s[0] == '>';
+    for (size_t i = 0; i < len; i++) b[i] = (uint8_t)a[1]->u.str.s[big ? len - 1 - i : i];
+    uint64_t u = rd_le(b, (int)len);
+    oc_pk_value *v;
+    if (c[0] == 'f') {
+        if (!(v = new_value(k, OC_PK_FLOAT))) return nomem(k);
+        if (len == 8) memcpy(&v->u.f, &u, 8);
+        else if (len == 4) {
+            uint32_t w = (uint32_t)u;
+            float x;
+            memcpy(&x, &w, 4);
+            v->u.f = x;
+        } else {
+            v->u.f = oc_f16_to_f32((uint16_t)u);
+        }
+    } else if (c[0] == 'b') {
+        if (!(v = new_value(k, OC_PK_BOOL))) return nomem(k);
+        v->u.b = u != 0;
+    } else {
+        if (!(v = new_value(k, OC_PK_INT))) return nomem(k);
+        if (c[0] == 'i' && len < 8 && (u >> (8 * len - 1)) & 1) u |= ~(uint64_t)0 << (8 * len);
+        if (c[0] == 'u' && len == 8 && u > (uint64_t)INT64_MAX)
+            return bad(k, "numpy uint64 scalar %llu does not fit in 64-bit signed",
+                       (unsigned long long)u);
+        v->u.i = (int64_t)u;
+    }
+    *out = v;
+    return OC_OK;
+}
+
 /* REDUCE: fn(*args) for the allowed kinds */
 static oc_status call_global(pk *k, oc_pk_value *fn, oc_pk_value *args, oc_pk_value **out)
 {
@@ -843,6 +896,31 @@ static oc_status call_global(pk *k, oc_pk_value *fn, oc_pk_value *args, oc_pk_va
         *out = v;
         return OC_OK;
     }
+    case K_NP_DTYPE: {
+        /* numpy.dtype('f8', False, True): kept as {"str": "f8", "byteorder": "="}; BUILD sets
+         * the byte order from its state tuple */
+        if (n < 1 || a[0]->type != OC_PK_STR || a[0]->u.str.len > 8)
+            return bad(k, "numpy.dtype takes a short type string here");
+        oc_pk_value *v = new_value(k, OC_PK_OBJECT), *attrs = new_value(k, OC_PK_DICT);
+        oc_pk_value *ks = new_value(k, OC_PK_STR), *kb = new_value(k, OC_PK_STR);
+        oc_pk_value *bo = new_value(k, OC_PK_STR);
+        if (!v || !attrs || !ks || !kb || !bo || !(ks->u.str.s = arena_strdup(k->f, "str")) ||
+            !(kb->u.str.s = arena_strdup(k->f, "byteorder")) ||
+            !(bo->u.str.s = arena_strdup(k->f, "=")))
+            return nomem(k);
+        ks->u.str.len = 3;
+        kb->u.str.len = 9;
+        bo->u.str.len = 1;
+        oc_pk_value *kv[4] = {ks, a[0], kb, bo};
+        if ((st = dict_add(k, attrs, kv, 4))) return st;
+        v->u.obj.cls = "numpy.dtype";
+        v->u.obj.attrs = attrs;
+        v->depth = 2;
+        *out = v;
+        return OC_OK;
+    }
+    case K_NP_SCALAR:
+        return np_scalar(k, a, n, out);
     default:
         return bad(k, "%s.%s is allowed as a value but cannot be called",
                    fn->u.global.module, fn->u.global.name);
@@ -854,6 +932,18 @@ static oc_status build(pk *k, oc_pk_value *obj, oc_pk_value *state)
     oc_pk_value *d = state;
     /* (dict_state, slot_state) */
     if (d->type == OC_PK_TUPLE && d->u.seq.n == 2) d = d->u.seq.v[0];
+    if (obj->type == OC_PK_OBJECT && !strcmp(obj->u.obj.cls, "numpy.dtype")) {
+        /* (version, byteorder, subdtype, names, fields, elsize, alignment, flags) */
+        if (state->type != OC_PK_TUPLE || state->u.seq.n < 2 ||
+            state->u.seq.v[1]->type != OC_PK_STR || state->u.seq.v[1]->u.str.len != 1)
+            return bad(k, "numpy.dtype state is not (version, byteorder, ...)");
+        for (size_t i = 0; i < obj->u.obj.attrs->u.dict.n; i++) {
+            oc_pk_value *key = obj->u.obj.attrs->u.dict.kv[2 * i];
+            if (!strcmp(key->u.str.s, "byteorder"))
+                obj->u.obj.attrs->u.dict.kv[2 * i + 1] = state->u.seq.v[1];
+        }
+        return OC_OK;
+    }
     if (obj->type == OC_PK_OBJECT) {
         if (d->type == OC_PK_NONE) return OC_OK;
         if (d->type != OC_PK_DICT)
@@ -1139,10 +1229,13 @@ static oc_status load(const void *data, size_t len, const char *name, size_t *co
     k.name = name;
     k.base = k.p = data;
     k.end = k.base + len;
+    k.scap = 64; /* never NULL: items since a MARK are a pointer into it, even when empty */
+    k.stack = oc_malloc(k.scap * sizeof *k.stack);
     k.none = new_value(&k, OC_PK_NONE);
     k.t = new_value(&k, OC_PK_BOOL);
     k.fls = new_value(&k, OC_PK_BOOL);
-    if (!k.none || !k.t || !k.fls) {
+    if (!k.stack || !k.none || !k.t || !k.fls) {
+        oc_free(k.stack);
         oc_pk_free(f);
         return oc_error(OC_ERR_NOMEM, "%s: out of memory", name);
     }

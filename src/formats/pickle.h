@@ -37,7 +37,7 @@ typedef struct oc_pk_value oc_pk_value;
 
 typedef struct {
     const char *type_name; /* "FloatStorage" */
-    int dtype;             /* an oc_dtype, or -1 when Ocellus cannot hold it (complex, quantized) */
+    int dtype;             /* an oc_st_dtype, or -1 when Ocellus cannot hold it (complex, quantized) */
     size_t elem_size;      /* bytes per element */
     const char *key;       /* the archive entry: "<prefix>/data/<key>" */
     const char *location;  /* "cpu", "cuda:0", ... (informational) */

@@ -437,7 +437,7 @@ static void store_float(uint8_t *p, int dt, double v)
 /* n elements from src (dtype sdt) to dst (dtype ddt) */
 static void convert_run(const uint8_t *src, int sdt, uint8_t *dst, int ddt, size_t n)
 {
-    size_t ss = oc_dtype_size((oc_dtype)sdt), ds = oc_dtype_size((oc_dtype)ddt);
+    size_t ss = oc_st_dtype_size((oc_st_dtype)sdt), ds = oc_st_dtype_size((oc_st_dtype)ddt);
     if (sdt == ddt) {
         memcpy(dst, src, n * ss);
         return;
@@ -486,9 +486,9 @@ oc_status oc_pt_read_tensor(oc_pt_file *f, const oc_pk_tensor *t, int out_dtype,
     if (out_dtype < 0) out_dtype = s->dtype;
     if (out_dtype != s->dtype && !(is_float(out_dtype) && is_float(s->dtype)))
         return oc_error(OC_ERR_UNSUPPORTED, "%s: storage '%s' (%s) cannot convert to %s",
-                        f->name, s->key, s->type_name, oc_dtype_name((oc_dtype)out_dtype));
+                        f->name, s->key, s->type_name, oc_st_dtype_name((oc_st_dtype)out_dtype));
     if (t->numel == 0) return OC_OK;
-    size_t es = s->elem_size, ds = oc_dtype_size((oc_dtype)out_dtype);
+    size_t es = s->elem_size, ds = oc_st_dtype_size((oc_st_dtype)out_dtype);
     uint8_t *out = dst;
     /* the common case: a tensor that is its whole storage, kept as is: straight from the zip */
     if (!f->legacy && t->contiguous && t->offset == 0 && t->numel == s->numel &&
@@ -724,7 +724,7 @@ oc_status oc_pt_state_dict_from(oc_pt_file *f, const oc_pt_options *opt_in, oc_p
             goto done;
         }
         dts[i] = (opt.float_dtype >= 0 && is_float(s->dtype)) ? opt.float_dtype : s->dtype;
-        uint64_t bytes = t->numel * oc_dtype_size((oc_dtype)dts[i]); /* numel < 2^53 */
+        uint64_t bytes = t->numel * oc_st_dtype_size((oc_st_dtype)dts[i]); /* numel < 2^53 */
         if (!oc_add_u64(off, bytes, &off) || off > ((uint64_t)1 << 50)) {
             st = oc_error(OC_ERR_FORMAT, "%s: the state_dict's tensors add up to more than "
                           "2^50 bytes", f->name);
@@ -768,7 +768,7 @@ oc_status oc_pt_state_dict_from(oc_pt_file *f, const oc_pt_options *opt_in, oc_p
         tputs(&h, ",");
         tjson(&h, k->u.str.s, k->u.str.len);
         tputs(&h, ":{\"dtype\":\"");
-        tputs(&h, oc_dtype_name((oc_dtype)dts[i]));
+        tputs(&h, oc_st_dtype_name((oc_st_dtype)dts[i]));
         tputs(&h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->size[d]);

@@ -138,6 +138,12 @@ static void test_globals_refused(void **state)
 static void test_structure_errors(void **state)
 {
     (void)state;
+    /* an empty tuple from a MARK on an empty stack (found by fuzzing: items since the mark
+     * were a pointer computed from a NULL stack) */
+    oc_pk_file *f = load_ok(P("\x80\x02(t."));
+    assert_int_equal(oc_pk_root(f)->type, OC_PK_TUPLE);
+    assert_int_equal(oc_pk_root(f)->u.seq.n, 0);
+    oc_pk_free(f);
     load_bad(P("}."), "does not start with PROTO");
     load_bad(P("\x80\x06}."), "protocol 6");
     load_bad(P("\x80\x02" "a."), "stack is empty");

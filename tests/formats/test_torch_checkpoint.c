@@ -47,7 +47,7 @@ static oc_pt_state_dict *load_sd(const char *path, const char *key, int dtype)
     return sd;
 }
 
-static const oc_st_tensor *get(const oc_pt_state_dict *sd, const char *name, oc_dtype dt,
+static const oc_st_tensor *get(const oc_pt_state_dict *sd, const char *name, oc_st_dtype dt,
                                int ndim, const int64_t *shape)
 {
     const oc_st_tensor *t = oc_st_find(sd->st, name);
@@ -119,7 +119,10 @@ static void check_small(const char *file)
     assert_string_equal(oc_st_meta(sd->st, "epoch"), "7");
     assert_string_equal(oc_st_meta(sd->st, "args"),
                         "{\"lr\":0.5,\"name\":\"tiny\",\"layers\":[1,2],\"flag\":true,"
-                        "\"nothing\":null,\"device\":\"cpu\",\"pair\":[1,\"a\"]}");
+                        "\"nothing\":null,\"device\":\"cpu\",\"pair\":[1,\"a\"],"
+                        "\"best\":0.25,\"count\":-3,\"ok\":true,\"half\":1.5}");
+    assert_string_equal(oc_st_meta(sd->st, "lr_scheduler"),
+                        "{\"milestones\":{\"1000\":1},\"last_epoch\":3}");
     oc_pt_state_dict_free(sd);
 }
 

@@ -15,7 +15,7 @@ CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -O1 -g -D_GNU_SOURCE -fopenmp -Iinclude -Isrc -Iops $SAN"
-LIBS="-lopenblas -lpng -ljpeg -lcjson -lm -lpthread -fopenmp"
+LIBS="-lopenblas -lpng -ljpeg -lcjson -lzip -lm -lpthread -fopenmp"
 mkdir -p "$OUT/obj"
 
 if ! command -v "$CC" >/dev/null; then
@@ -24,10 +24,10 @@ if ! command -v "$CC" >/dev/null; then
 fi
 
 # ---- the library, compiled for fuzzing (rebuilt when a source or any header is newer) ----
-newest_hdr=$(ls -t include/*.h src/*.h ops/*.h 2>/dev/null | head -1)
+newest_hdr=$(ls -t include/*.h src/*.h src/*/*.h src/*/*/*.h ops/*.h 2>/dev/null | head -1)
 objs=()
 todo=()
-for src in $(ls src/*.c src/models/*.c ops/*.c 2>/dev/null | sort); do
+for src in $(ls src/*.c src/*/*.c src/*/*/*.c ops/*.c 2>/dev/null | sort); do
   obj="$OUT/obj/${src%.c}.o"
   objs+=("$obj")
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_hdr" -nt "$obj" ]; then
