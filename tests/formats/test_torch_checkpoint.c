@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "convert.h"
@@ -473,6 +474,53 @@ static void test_family_from_names(void **state)
     }
 }
 
+/* the CLI on a checkpoint: `ocellus info` lists it; `ocellus convert` of a hostile file says
+ * why and exits 1 without writing anything */
+static int run(char *out, size_t cap, const char *args)
+{
+    char exe[1000], cmd[2400];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = 0;
+    for (int up = 0; up < 2; up++) { /* build/tests/formats/x -> build */
+        char *sl = strrchr(exe, '/');
+        if (sl) *sl = 0;
+    }
+    char *sl = strrchr(exe, '/');
+    if (sl) *sl = 0;
+    snprintf(cmd, sizeof cmd, "%s/ocellus %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t got = fread(out, 1, cap - 1, p);
+    out[got] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char out[8192];
+    int rc = run(out, sizeof out, "info --json --tensors " DIR "good_legacy.pt");
+    if (rc) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"tensors\": 10,"));
+    assert_non_null(strstr(out, "\"elements\": 61,"));
+    assert_non_null(strstr(out, "{\"name\": \"w_t\", \"dtype\": \"F32\", \"shape\": [4, 3]}"));
+    assert_non_null(strstr(out, "\"checkpoint.state_dict\": \"model\""));
+    char cmd[1200], target[600];
+    snprintf(target, sizeof target, "%s", tu_tmp_path(".safetensors"));
+    snprintf(cmd, sizeof cmd, "convert " DIR "global_os_system.pt -o %s", target);
+    assert_int_equal(run(out, sizeof out, cmd), 1);
+    assert_non_null(strstr(out, "global 'posix.system' is not allowed"));
+    assert_int_equal(access(target, F_OK), -1);
+    snprintf(cmd, sizeof cmd, "convert " DIR "good.pt -o %s --dtype f8", target);
+    assert_int_equal(run(out, sizeof out, cmd), 2);
+    snprintf(cmd, sizeof cmd, "convert " DIR "good.pt -o %s", target);
+    assert_int_equal(run(out, sizeof out, cmd), 1);
+    assert_non_null(strstr(out, "pass --arch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt),
         cmocka_unit_test(test_info_without_data),
         cmocka_unit_test(test_family_from_names),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_shared_read),
         cmocka_unit_test(test_shared_convert),
     };
