@@ -407,7 +407,10 @@ static void test_shared_convert(void **state)
         skip();
     }
     int n = 0;
-    for (size_t i = 0; i < sizeof k_fixtures / sizeof k_fixtures[0]; i++) {
+    /* under valgrind: one zip and one legacy file */
+    size_t count = tu_under_valgrind() ? 0 : sizeof k_fixtures / sizeof k_fixtures[0];
+    for (size_t i = 0; i < (count ? count : 4); i++) {
+        if (!count && i != 0 && i != 3) continue;
         char rel[256], pt[600];
         snprintf(rel, sizeof rel, "fixtures/%s/model.safetensors", k_fixtures[i]);
         snprintf(pt, sizeof pt, "%s/%s.pt", gen_dir(), k_fixtures[i]);
@@ -444,7 +447,7 @@ static void test_shared_convert(void **state)
         n++;
     }
     fprintf(stderr, "converted %d checkpoints bit-identically to their safetensors files\n", n);
-    assert_true(n >= 4);
+    assert_true(n >= (count ? 4 : 2));
 }
 
 /* the family from tensor names, when nothing else says it */
