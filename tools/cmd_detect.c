@@ -30,7 +30,9 @@ static void detect_usage(FILE *f)
             "                  {\"decode\", \"preprocess\", \"inference\", \"postprocess\"},\n"
             "                  \"detections\": [{\"class_id\", \"class_name\", \"score\",\n"
             "                  \"box_xyxy\": [x1, y1, x2, y2]}]}\n"
-            "  --conf X       confidence threshold (default 0.25)\n"
+            "  --conf X       confidence threshold (default 0.25, or the model file's\n"
+            "                 ocellus.conf_threshold: RT-DETR files carry 0.6, the threshold the\n"
+            "                 reference's tools/infer.py draws with)\n"
             "  --iou X        NMS IoU threshold (default 0.7)\n"
             "  --max-det N    at most N boxes per image (default 300)\n"
             "  --agnostic     class-agnostic NMS (default: per class)\n"
@@ -187,6 +189,7 @@ int cmd_detect(int argc, char **argv)
     strlist images = {0}, image_args = {0}, written = {0};
     oc_detect_options opt;
     oc_detect_options_default(&opt);
+    int conf_given = 0;
     int threads = 0, rc = OC_EXIT_OK;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -221,7 +224,10 @@ int cmd_detect(int argc, char **argv)
         else if (!strcmp(a, "--image")) bad = sl_push(&image_args, v);
         else if (!strcmp(a, "--out")) out_path = v;
         else if (!strcmp(a, "--json")) json_path = v;
-        else if (!strcmp(a, "--conf")) bad = parse_float(v, 0, 1, &opt.conf_threshold);
+        else if (!strcmp(a, "--conf")) {
+            bad = parse_float(v, 0, 1, &opt.conf_threshold);
+            conf_given = 1;
+        }
         else if (!strcmp(a, "--iou")) bad = parse_float(v, 0, 1, &opt.iou_threshold);
         else if (!strcmp(a, "--max-det")) bad = parse_int(v, 1, 100000, &opt.max_det);
         else if (!strcmp(a, "--imgsz")) bad = parse_int(v, 32, 4096, &opt.input_size) ||
@@ -270,6 +276,13 @@ int cmd_detect(int argc, char **argv)
     oc_status st = oc_model_load(model_path, &model);
     if (st == OC_OK) st = oc_session_create(model, &sess);
     if (st == OC_OK && threads > 0) st = oc_session_set_num_threads(sess, threads);
+    if (st == OC_OK && !conf_given) {
+        /* the default of the model's reference (RT-DETR: 0.6), when its file carries one */
+        const char *v = oc_model_meta(model, "ocellus.conf_threshold");
+        char *end = NULL;
+        float c = v ? strtof(v, &end) : -1.0f;
+        if (v && end != v && !*end && c >= 0.0f && c <= 1.0f) opt.conf_threshold = c;
+    }
     if (st != OC_OK) {
         fprintf(stderr, "ocellus detect: %s (%s)\n", oc_last_error(), oc_status_name(st));
         oc_session_free(sess);

@@ -13,7 +13,7 @@
 #include "model.h"
 
 #define RTDETR_LEVELS 3          /* backbone outputs / encoder levels / decoder levels */
-#define RTDETR_MAX_QUERIES 4096  /* num_queries and num_top_queries (stack top-k buffers) */
+#define RTDETR_MAX_QUERIES 1000  /* num_queries and num_top_queries (top-k buffers on the stack) */
 
 typedef struct {
     char variant[16];            /* "r18vd", ... or "custom" (reduced widths, other depths) */

@@ -69,6 +69,9 @@ static oc_status write_meta(const rtdetr_hp *hp, oc_st_writer *out, const char *
     else snprintf(v, sizeof v, "%dx%d", hp->eval_h, hp->eval_w);
     if (!st) st = oc_st_writer_meta(out, "ocellus.input_size", v);
     if (!st && source) st = oc_st_writer_meta(out, "ocellus.source", source);
+    /* the reference's tools/infer.py draws boxes whose score > 0.6: `ocellus detect`'s
+     * default for this model */
+    if (!st) st = oc_st_writer_meta(out, "ocellus.conf_threshold", "0.6");
     if (!st) {
         char *js = rtdetr_hp_to_json(hp);
         st = js ? oc_st_writer_meta(out, "ocellus.rtdetr.config", js)

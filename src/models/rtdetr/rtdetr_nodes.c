@@ -4,6 +4,8 @@
  * 2^24), as graph compute is float32. */
 #include "rtdetr.h"
 
+#include "tasks/detr.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -351,27 +353,27 @@ static void post_fn(const oc_ctx *ctx, const void *pp, const float *const *ins,
     (void)ctx, (void)nin, (void)os;
     const post_params *p = pp;
     const int64_t n = is[0].d[0], q = is[0].d[1], c = is[0].d[2];
-    float v[RTDETR_MAX_QUERIES];
-    int64_t ix[RTDETR_MAX_QUERIES];
+    int64_t labels[RTDETR_MAX_QUERIES], ix[RTDETR_MAX_QUERIES];
+    float boxes[4 * RTDETR_MAX_QUERIES], scores[RTDETR_MAX_QUERIES], iv[RTDETR_MAX_QUERIES];
     for (int64_t b = 0; b < n; b++) {
         const float *lg = ins[0] + b * q * c, *bx = ins[1] + b * q * 4;
         float W = p->has_sizes ? ins[2][b * 2] : p->img_w, H = p->has_sizes ? ins[2][b * 2 + 1]
                                                                            : p->img_h;
-        topk_heap h = {v, ix, p->k, 0};
-        for (int64_t i = 0; i < q * c; i++) tk_push(&h, 1.0f / (1.0f + expf(-lg[i])), i);
-        tk_finish(&h);
+        /* the deploy postprocessor, shared with the detect_detr task */
+        oc_detr_topk(lg, bx, (int)q, (int)c, p->k, W, H, labels, boxes, scores);
         for (int i = 0; i < p->k; i++) {
             float *o = out + (b * p->k + i) * 7;
-            int64_t f = i < h.n ? ix[i] : 0, qi = f / c;
-            const float *B = bx + qi * 4;
-            o[0] = (float)(f % c);
-            o[1] = (B[0] - 0.5f * B[2]) * W;
-            o[2] = (B[1] - 0.5f * B[3]) * H;
-            o[3] = (B[0] + 0.5f * B[2]) * W;
-            o[4] = (B[1] + 0.5f * B[3]) * H;
-            o[5] = i < h.n ? v[i] : 0.0f;
-            o[6] = (float)f;
+            o[0] = (float)labels[i];
+            memcpy(o + 1, boxes + 4 * i, 4 * sizeof(float));
+            o[5] = scores[i];
+            o[6] = 0.0f;
         }
+        /* the flat indices q*C + label (for --layers and parity pairing), by the same rule
+         * as oc_detr_topk: higher logit first, ties by the lower index */
+        topk_heap h = {iv, ix, p->k, 0};
+        for (int64_t i = 0; i < q * c; i++) tk_push(&h, lg[i], i);
+        tk_finish(&h);
+        for (int i = 0; i < h.n; i++) out[(b * p->k + i) * 7 + 6] = (float)ix[i];
     }
 }
 
