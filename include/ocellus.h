@@ -112,9 +112,14 @@ typedef struct oc_model oc_model;
 typedef struct oc_session oc_session;
 
 /* Map a model file (safetensors, see docs/FORMAT.md), validate it, fold and repack its
- * weights. The file stays mapped until oc_model_free. */
+ * weights. The file stays mapped until oc_model_free. A floating tensor holding NaN or Inf
+ * is refused (OC_ERR_FORMAT naming it) unless the check is off. */
 oc_status oc_model_load(const char *path, oc_model **out);
 void oc_model_free(oc_model *m);
+/* The non-finite weight check of oc_model_load: on by default; OCELLUS_ALLOW_NONFINITE=1 in
+ * the environment or oc_set_finite_check(0) turns it off (process-wide). */
+void oc_set_finite_check(int on);
+int oc_get_finite_check(void);
 /* "yolo11", "yolov8", "yolo12", ... */
 const char *oc_model_arch(const oc_model *m);
 /* Scale letter ("n", "s", ...) or "" */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,6 +307,22 @@ static int ends_with(const char *s, const char *suf)
     return ls >= lf && !strcmp(s + ls - lf, suf);
 }
 
+/* 1: oc_model_load refuses non-finite weights; -1: not decided yet (OCELLUS_ALLOW_NONFINITE) */
+static _Atomic int g_finite_check = -1;
+
+void oc_set_finite_check(int on) { atomic_store(&g_finite_check, on ? 1 : 0); }
+
+int oc_get_finite_check(void)
+{
+    int v = atomic_load(&g_finite_check);
+    if (v < 0) {
+        const char *e = getenv("OCELLUS_ALLOW_NONFINITE");
+        v = !(e && *e && strcmp(e, "0"));
+        atomic_store(&g_finite_check, v);
+    }
+    return v;
+}
+
 oc_status oc_model_load(const char *path, oc_model **out)
 {
     if (!out) return oc_error(OC_ERR_INVALID_ARG, "oc_model_load: NULL output pointer");
@@ -400,6 +417,13 @@ oc_status oc_model_load(const char *path, oc_model **out)
             ends_with(t->name, "num_batches_tracked"))
             continue;
         m->num_params += t->numel;
+    }
+    /* NaN or Inf weights load "fine" and then yield hundreds of boxes at score 1.0: refuse them
+     * here, for every family, naming the tensor (one integer pass over the mapped file) */
+    if (oc_get_finite_check()) {
+        for (size_t i = 0; i < oc_st_num_tensors(m->file) && st == OC_OK; i++)
+            st = oc_st_check_finite(m->file, oc_st_tensor_at(m->file, i));
+        if (st != OC_OK) goto fail;
     }
     m->isa = oc_get_isa();
     m->arch = a;

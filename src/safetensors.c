@@ -728,6 +728,53 @@ oc_status oc_st_to_f32(const oc_st_file *f, const oc_st_tensor *t, float *dst)
     }
 }
 
+oc_status oc_st_check_finite(const oc_st_file *f, const oc_st_tensor *t)
+{
+    const char *path = f ? f->path : "<safetensors>";
+    if (!t) return oc_error(OC_ERR_INVALID_ARG, "%s: oc_st_check_finite: NULL tensor", path);
+    const uint8_t *s = t->data;
+    size_t n = (size_t)t->numel, bad = SIZE_MAX;
+    /* an all-ones exponent is Inf or NaN in every IEEE format: integer tests, no conversion */
+    switch (t->dtype) {
+    case OC_DT_F32:
+        for (size_t i = 0; i < n && bad == SIZE_MAX; i++) {
+            uint32_t u;
+            memcpy(&u, s + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u) bad = i;
+        }
+        break;
+    case OC_DT_F16:
+    case OC_DT_BF16: {
+        uint16_t mask = t->dtype == OC_DT_F16 ? 0x7c00u : 0x7f80u;
+        for (size_t i = 0; i < n && bad == SIZE_MAX; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            if ((h & mask) == mask) bad = i;
+        }
+        break;
+    }
+    case OC_DT_F64:
+        for (size_t i = 0; i < n && bad == SIZE_MAX; i++) {
+            uint64_t u;
+            memcpy(&u, s + 8 * i, 8);
+            if ((u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull) bad = i;
+        }
+        break;
+    default:
+        return OC_OK; /* integer tensors are always finite */
+    }
+    if (bad == SIZE_MAX) return OC_OK;
+    float v;
+    oc_st_tensor one = *t;
+    one.numel = 1;
+    one.data = s + bad * oc_st_dtype_size(t->dtype);
+    oc_st_to_f32(f, &one, &v);
+    return oc_error(OC_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%s at element "
+                    "%zu of %llu): the weights are corrupt (set OCELLUS_ALLOW_NONFINITE=1 or "
+                    "oc_set_finite_check(0) to load it anyway)", path, t->name,
+                    isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf", bad, (unsigned long long)t->numel);
+}
+
 oc_status oc_st_load_f32(const oc_st_file *f, const char *name, int ndim, const int64_t *shape,
                          float **out)
 {

@@ -49,6 +49,9 @@ size_t oc_st_num_meta(const oc_st_file *f);
 void oc_st_meta_at(const oc_st_file *f, size_t i, const char **key, const char **value);
 const char *oc_st_meta(const oc_st_file *f, const char *key);          /* NULL if absent */
 
+/* OC_OK when every value of a floating tensor is finite; else OC_ERR_FORMAT naming the tensor,
+ * the first bad element and its value (NaN, +Inf, -Inf). Integer tensors pass. */
+oc_status oc_st_check_finite(const oc_st_file *f, const oc_st_tensor *t);
 /* Convert a floating tensor (F32/F16/BF16/F64) to float32 into dst (numel floats). */
 oc_status oc_st_to_f32(const oc_st_file *f, const oc_st_tensor *t, float *dst);
 /* Look a tensor up, check its shape (ndim dims; a dim of -1 matches anything), and return a

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "ocellus.h"
+#include "safetensors.h"
 #include "testutil.h"
 
 static char g_cli[1024]; /* build/ocellus beside build/tests/ */
@@ -227,6 +229,76 @@ static void test_library_warnings_reach_stderr(void **state)
     assert_non_null(strstr(out, "warning: OCELLUS_NUM_THREADS=abc"));
 }
 
+/* A copy of src with one metadata value replaced (key NULL: none) and, when poison_tensor is
+ * given, its element 3 set to the value poison (NaN, Inf). */
+static void copy_model(const char *src, const char *dst, const char *key, const char *value,
+                       const char *poison_tensor, float poison)
+{
+    oc_st_file *f = NULL;
+    assert_int_equal(oc_st_open(src, &f), OC_OK);
+    oc_st_writer *w = oc_st_writer_new();
+    assert_non_null(w);
+    for (size_t i = 0; i < oc_st_num_meta(f); i++) {
+        const char *k, *v;
+        oc_st_meta_at(f, i, &k, &v);
+        assert_int_equal(oc_st_writer_meta(w, k, key && !strcmp(k, key) ? value : v), OC_OK);
+    }
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++) {
+        const oc_st_tensor *t = oc_st_tensor_at(f, i);
+        assert_int_equal(t->dtype, OC_DT_F32);
+        float *x = malloc(t->numel * sizeof(float) + 1);
+        assert_int_equal(oc_st_to_f32(f, t, x), OC_OK);
+        if (poison_tensor && !strcmp(t->name, poison_tensor)) x[3] = poison;
+        assert_int_equal(oc_st_writer_add(w, t->name, OC_DT_F32, t->ndim, t->shape, x), OC_OK);
+        free(x);
+    }
+    assert_int_equal(oc_st_writer_save(w, dst), OC_OK);
+    oc_st_writer_free(w);
+    oc_st_close(f);
+}
+
+/* NaN or Inf weights are refused at load, naming the tensor, unless the user turns the check
+ * off; a scale letter that is no known scale is refused */
+static void test_nonfinite_weights_and_unknown_scale(void **state)
+{
+    (void)state;
+    const char *model = small_model();
+    char bad[1100], img[1100], out[8192];
+    snprintf(img, sizeof img, "%s/plain.png", g_dir);
+    oc_image im;
+    assert_int_equal(oc_image_alloc(&im, 32, 32, 3), OC_OK);
+    assert_int_equal(oc_image_save_png(img, &im), OC_OK);
+    oc_image_free(&im);
+    snprintf(bad, sizeof bad, "%s/nan.safetensors", g_dir);
+    copy_model(model, bad, NULL, NULL, "model.2.cv1.conv.weight", NAN);
+    int rc = run_cli(out, sizeof out, "detect --model %s --image %s", bad, img);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "'model.2.cv1.conv.weight'"));
+    assert_non_null(strstr(out, "NaN at element 3"));
+    /* the user may ask to load it anyway */
+    rc = run_cli(out, sizeof out, "OCELLUS_ALLOW_NONFINITE=1 @detect --model %s --image %s", bad, img);
+    if (rc != 0) fail_msg("OCELLUS_ALLOW_NONFINITE=1: exit %d: %s", rc, out);
+    snprintf(bad, sizeof bad, "%s/inf.safetensors", g_dir);
+    copy_model(model, bad, NULL, NULL, "model.23.cv3.0.2.bias", -INFINITY);
+    rc = run_cli(out, sizeof out, "info %s", bad);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "'model.23.cv3.0.2.bias'"));
+    assert_non_null(strstr(out, "-Inf"));
+    /* the library call itself, and its switch */
+    oc_model *m = NULL;
+    assert_int_equal(oc_model_load(bad, &m), OC_ERR_FORMAT);
+    oc_set_finite_check(0);
+    assert_int_equal(oc_model_load(bad, &m), OC_OK);
+    oc_model_free(m);
+    oc_set_finite_check(1);
+    /* scale 'q' (with the multipliers still in the metadata) */
+    snprintf(bad, sizeof bad, "%s/q.safetensors", g_dir);
+    copy_model(model, bad, "ocellus.scale", "q", NULL, 0);
+    rc = run_cli(out, sizeof out, "info %s", bad);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "scale 'q' is not a yolo11 scale"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_convert_positional_and_output_name),
         cmocka_unit_test(test_detect_unique_output_names),
         cmocka_unit_test(test_library_warnings_reach_stderr),
+        cmocka_unit_test(test_nonfinite_weights_and_unknown_scale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -148,9 +148,11 @@ oc_status yolo_hp_from_model(const struct oc_model *m, const char *arch, yolo_hp
         if (st) return st;
         hp->max_channels = (int)d;
     } else hp->max_channels = mc0;
-    if (!have_defaults && (hp->depth <= 0 || hp->width <= 0 || hp->max_channels <= 0))
-        return oc_error(OC_ERR_FORMAT, "%s: unknown %s scale '%s' and no depth_multiple/"
-                        "width_multiple/max_channels metadata", path, arch, hp->scale);
+    /* the scale letter names a row of the reference's table; 'q' with hand-written
+     * multipliers is a corrupt or hand-edited file, not a model anyone trained */
+    if (!have_defaults)
+        return oc_error(OC_ERR_FORMAT, "%s: metadata scale '%s' is not a %s scale (n, s, m, l, "
+                        "x)", path, hp->scale, arch);
 
     if (m->num_classes > 0) {
         hp->nc = m->num_classes;
