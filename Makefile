@@ -9,6 +9,10 @@ DESTDIR ?=
 OPT     ?= -O2
 SAN     ?=
 FUZZ_SECONDS ?= 30
+# the library's version (oc_version() says the same); the shared library is
+# libocellus.so.$(VERSION) with soname libocellus.so.$(SOVERSION), as Debian packages it
+VERSION   := $(shell sed -n 's/.*oc_version(void) { return "\([0-9.]*\)".*/\1/p' src/error.c)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 
 WARN    := -Wall -Wextra -Werror
 CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -D_GNU_SOURCE \
@@ -79,8 +83,12 @@ $(BUILD)/libocellus.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libocellus.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/libocellus.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libocellus.so.$(SOVERSION) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/libocellus.so: $(BUILD)/libocellus.so.$(VERSION)
+	ln -sf libocellus.so.$(VERSION) $(BUILD)/libocellus.so.$(SOVERSION)
+	ln -sf libocellus.so.$(SOVERSION) $@
 
 $(BUILD)/ocellus: $(CLI_OBJ) $(BUILD)/libocellus.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libocellus.a $(LDLIBS_ALL)
@@ -89,7 +97,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_UTIL_OBJ) $(BUILD)/libocellus.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/util -o $@ $< $(TEST_UTIL_OBJ) $(BUILD)/libocellus.a -lcmocka $(LDLIBS_ALL)
 
-tests: $(TEST_BIN) $(BUILD)/ocellus
+tests: $(TEST_BIN) $(BUILD)/ocellus $(BUILD)/libocellus.so
 
 test: deps
 	@$(MAKE) --no-print-directory tests
@@ -156,9 +164,11 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/ocellus.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libocellus.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libocellus.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libocellus.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libocellus.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libocellus.so.$(SOVERSION)
+	ln -sf libocellus.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libocellus.so
 	install -m 755 $(BUILD)/ocellus $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' tools/ocellus.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/ocellus.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ocellus.pc
 
 clean:

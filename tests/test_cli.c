@@ -1,7 +1,7 @@
 /* test_cli.c -- the built `ocellus` binary, run as a user would (popen): help texts that come
  * from the code's own tables, option-parsing messages, positional input to convert, the name
  * of the file a failed convert reports, unique annotated-output names in detect, library
- * warnings on stderr, and non-finite weights refused at load. */
+ * warnings on stderr, non-finite weights refused at load, and the shared library's soname. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -299,6 +299,36 @@ static void test_nonfinite_weights_and_unknown_scale(void **state)
     assert_non_null(strstr(out, "scale 'q' is not a yolo11 scale"));
 }
 
+/* the shared library carries a soname and the version links a Debian package would have:
+ * libocellus.so -> libocellus.so.0 -> libocellus.so.<oc_version()> with SONAME libocellus.so.0 */
+static void test_shared_library_soname(void **state)
+{
+    (void)state;
+    char dir[1024], p[1100], target[256], out[4096];
+    snprintf(dir, sizeof dir, "%s", g_cli);
+    *strrchr(dir, '/') = '\0';
+    snprintf(p, sizeof p, "%s/libocellus.so", dir);
+    ssize_t n = readlink(p, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "libocellus.so.0");
+    snprintf(p, sizeof p, "%s/libocellus.so.0", dir);
+    n = readlink(p, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    char want[64];
+    snprintf(want, sizeof want, "libocellus.so.%s", oc_version());
+    assert_string_equal(target, want);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "readelf -d '%s/%s' 2>&1", dir, want);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t got = fread(out, 1, sizeof out - 1, f);
+    out[got] = '\0';
+    pclose(f);
+    assert_non_null(strstr(out, "Library soname: [libocellus.so.0]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_detect_unique_output_names),
         cmocka_unit_test(test_library_warnings_reach_stderr),
         cmocka_unit_test(test_nonfinite_weights_and_unknown_scale),
+        cmocka_unit_test(test_shared_library_soname),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
