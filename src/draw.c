@@ -240,3 +240,69 @@ void oc_class_color(int class_id, uint8_t rgb[3])
     double v = 0.95 - 0.25 * (double)((id / 3u) % 3u) / 2.0;
     hsv_to_rgb(h, s, v, rgb);
 }
+
+/* ---- label placement ---------------------------------------------------------------------- */
+static int64_t overlap_area(const oc_rect *a, const oc_rect *b)
+{
+    int64_t w = (int64_t)(a->x2 < b->x2 ? a->x2 : b->x2) - (a->x1 > b->x1 ? a->x1 : b->x1) + 1;
+    int64_t h = (int64_t)(a->y2 < b->y2 ? a->y2 : b->y2) - (a->y1 > b->y1 ? a->y1 : b->y1) + 1;
+    return w > 0 && h > 0 ? w * h : 0;
+}
+
+/* a w x h label with its top-left at (x, y), moved inside the image */
+static oc_rect label_at(int64_t x, int64_t y, int w, int h, int img_w, int img_h)
+{
+    if (x > (int64_t)img_w - w) x = (int64_t)img_w - w;
+    if (y > (int64_t)img_h - h) y = (int64_t)img_h - h;
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    oc_rect r = {(int)x, (int)y, (int)(x + w - 1), (int)(y + h - 1)};
+    return r;
+}
+
+void oc_place_labels(const oc_rect *box, const int *w, const int *h, int n, int img_w, int img_h,
+                     oc_rect *out)
+{
+    if (!box || !w || !h || !out || n <= 0) return;
+    for (int i = 0; i < n; i++) {
+        int lw = w[i] > 0 ? w[i] : 1, lh = h[i] > 0 ? h[i] : 1;
+        oc_rect b = box[i];
+        if (b.x1 > b.x2) { int t = b.x1; b.x1 = b.x2; b.x2 = t; }
+        if (b.y1 > b.y2) { int t = b.y1; b.y1 = b.y2; b.y2 = t; }
+        /* preferred spots around the box: above it, inside its top, at its right edge, below
+         * it, inside its bottom */
+        const int64_t px[2] = {b.x1, (int64_t)b.x2 - lw + 1};
+        const int64_t py[4] = {(int64_t)b.y1 - lh, b.y1, (int64_t)b.y2 + 1, (int64_t)b.y2 - lh + 1};
+        oc_rect best = label_at(px[0], py[0], lw, lh, img_w, img_h);
+        int64_t best_ov = -1;
+        int tried = 0; /* bounded, so hundreds of crowded labels stay cheap */
+        /* candidates: the preferred spots, then each shifted past every label placed so far
+         * (to its right, left, below, above); the first without overlap wins */
+        for (int stage = 0; stage < 2 && best_ov != 0 && tried < 512; stage++) {
+            int m = stage == 0 ? 1 : i + 1;
+            for (int yi = 0; yi < 4 && best_ov != 0; yi++)
+                for (int xi = 0; xi < 2 && best_ov != 0; xi++)
+                    for (int k = 0; k < m && best_ov != 0; k++)
+                        for (int dir = 0; dir < (stage == 0 ? 1 : 4) && best_ov != 0; dir++) {
+                            int64_t x = px[xi], y = py[yi];
+                            if (stage == 1) {
+                                if (k == i) continue;
+                                const oc_rect *o = &out[k];
+                                if (dir == 0) x = (int64_t)o->x2 + 1;
+                                else if (dir == 1) x = (int64_t)o->x1 - lw;
+                                else if (dir == 2) y = (int64_t)o->y2 + 1;
+                                else y = (int64_t)o->y1 - lh;
+                            }
+                            if (++tried > 512) break;
+                            oc_rect c = label_at(x, y, lw, lh, img_w, img_h);
+                            int64_t ov = 0;
+                            for (int j = 0; j < i; j++) ov += overlap_area(&c, &out[j]);
+                            if (best_ov < 0 || ov < best_ov) {
+                                best = c;
+                                best_ov = ov;
+                            }
+                        }
+        }
+        out[i] = best;
+    }
+}

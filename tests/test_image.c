@@ -1274,6 +1274,62 @@ static void test_class_colors(void **state)
     oc_class_color(INT_MAX, x);
 }
 
+/* ---- label placement: inside the image, never over another label ---- */
+static int rects_overlap(const oc_rect *a, const oc_rect *b)
+{
+    return a->x1 <= b->x2 && b->x1 <= a->x2 && a->y1 <= b->y2 && b->y1 <= a->y2;
+}
+
+static void test_label_placement(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    /* two people at almost the same corner: "person 0.74" must not be drawn over "person 0.32"
+     * (what used to read "perperson 0.74") */
+    oc_rect box[3] = {{100, 100, 300, 400}, {104, 102, 290, 380}, {600, 200, 639, 300}};
+    int w[3] = {70, 70, 70}, h[3] = {11, 11, 11};
+    oc_rect out[3];
+    oc_place_labels(box, w, h, 3, W, H, out);
+    assert_int_equal(out[0].x1, 100); /* the best keeps its place above the box */
+    assert_int_equal(out[0].y2, 99);
+    assert_false(rects_overlap(&out[0], &out[1]));
+    /* a box at the right edge: its label stays inside the image, whole */
+    assert_true(out[2].x1 >= 0 && out[2].x2 <= W - 1);
+    assert_int_equal(out[2].x2 - out[2].x1 + 1, 70);
+    for (int i = 0; i < 3; i++) {
+        assert_true(out[i].y1 >= 0 && out[i].y2 <= H - 1);
+        assert_int_equal(out[i].y2 - out[i].y1 + 1, 11);
+    }
+    /* a box touching the top: no room above, the label goes inside, still in the image */
+    oc_rect top = {10, 0, 200, 100};
+    oc_place_labels(&top, w, h, 1, W, H, out);
+    assert_int_equal(out[0].y1, 0);
+    assert_int_equal(out[0].x1, 10);
+    /* a crowd: 40 boxes on a grid of overlapping cells; every label in the image and no two
+     * labels overlap (there is room for all of them) */
+    enum { N = 40 };
+    oc_rect cb[N], co[N];
+    int cw[N], ch[N];
+    for (int i = 0; i < N; i++) {
+        int x = 20 + (i % 8) * 70, y = 30 + (i / 8) * 80;
+        cb[i] = (oc_rect){x, y, x + 120, y + 90};
+        cw[i] = 60 + (i % 3) * 10;
+        ch[i] = 11;
+    }
+    oc_place_labels(cb, cw, ch, N, W, H, co);
+    for (int i = 0; i < N; i++) {
+        assert_true(co[i].x1 >= 0 && co[i].y1 >= 0 && co[i].x2 <= W - 1 && co[i].y2 <= H - 1);
+        for (int j = 0; j < i; j++)
+            if (rects_overlap(&co[i], &co[j]))
+                fail_msg("labels %d and %d overlap: [%d,%d,%d,%d] [%d,%d,%d,%d]", i, j, co[i].x1,
+                         co[i].y1, co[i].x2, co[i].y2, co[j].x1, co[j].y1, co[j].x2, co[j].y2);
+    }
+    /* a label wider than the image starts at its left edge */
+    int wide = 900;
+    oc_place_labels(&box[0], &wide, h, 1, W, H, out);
+    assert_int_equal(out[0].x1, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1294,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_draw_clipping),
         cmocka_unit_test(test_draw_text),
         cmocka_unit_test(test_class_colors),
+        cmocka_unit_test(test_label_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,43 +123,56 @@ static int parse_int(const char *s, long lo, long hi, int *out)
     return 0;
 }
 
-/* boxes in per-class colours with "name 0.87" labels on a filled tab */
+/* boxes in per-class colours with "name 0.87" labels on a filled tab; labels are placed
+ * (oc_place_labels) best detection first, inside the image and clear of each other */
 static void annotate(oc_image *img, const oc_detections *d)
 {
     int m = img->width < img->height ? img->width : img->height;
     int thick = m / 300 > 2 ? m / 300 : 2;
     int ts = m / 400 > 1 ? m / 400 : 1;
     if (ts > 4) ts = 4;
-    /* boxes first, then labels (so no box line crosses a label); lower scores first so the
-     * best ones end on top */
-    for (int pass = 0; pass < 2; pass++)
+    int n = d->count;
+    oc_rect *box = calloc((size_t)(n > 0 ? n : 1), sizeof *box);
+    oc_rect *lab = calloc((size_t)(n > 0 ? n : 1), sizeof *lab);
+    int *lw = calloc((size_t)(n > 0 ? n : 1), sizeof *lw);
+    int *lh = calloc((size_t)(n > 0 ? n : 1), sizeof *lh);
+    char (*text)[96] = calloc((size_t)(n > 0 ? n : 1), sizeof *text);
+    if (!box || !lab || !lw || !lh || !text) n = 0; /* out of memory: boxes only, no labels */
+    int pad = ts + 1;
+    for (int i = 0; i < n; i++) { /* detections come best first */
+        const oc_detection *e = &d->items[i];
+        box[i] = (oc_rect){(int)lrintf(e->x1), (int)lrintf(e->y1), (int)lrintf(e->x2),
+                           (int)lrintf(e->y2)};
+        snprintf(text[i], sizeof text[i], "%s %.2f", e->class_name ? e->class_name : "?",
+                 (double)e->score);
+        lw[i] = oc_text_width(text[i], ts) + 2 * pad;
+        lh[i] = oc_text_height(ts) + 2 * pad;
+    }
+    oc_place_labels(box, lw, lh, n, img->width, img->height, lab);
+    /* boxes first, then labels, so no box line crosses a label */
     for (int i = d->count - 1; i >= 0; i--) {
         const oc_detection *e = &d->items[i];
         uint8_t col[3];
         oc_class_color(e->class_id, col);
-        int x1 = (int)lrintf(e->x1), y1 = (int)lrintf(e->y1);
         int x2 = (int)lrintf(e->x2), y2 = (int)lrintf(e->y2);
         if (x2 > img->width - 1) x2 = img->width - 1;
         if (y2 > img->height - 1) y2 = img->height - 1;
-        if (pass == 0) {
-            oc_draw_rect(img, x1, y1, x2, y2, col, thick);
-            continue;
-        }
-        char label[96];
-        snprintf(label, sizeof label, "%s %.2f", e->class_name ? e->class_name : "?",
-                 (double)e->score);
-        int tw = oc_text_width(label, ts), th = oc_text_height(ts), pad = ts + 1;
-        int ly = y1 - th - 2 * pad;
-        if (ly < 0) ly = y1; /* no room above: inside the box */
-        int lx = x1;
-        if (lx + tw + 2 * pad > img->width) lx = img->width - tw - 2 * pad;
-        if (lx < 0) lx = 0;
-        oc_draw_fill(img, lx, ly, lx + tw + 2 * pad - 1, ly + th + 2 * pad - 1, col);
+        oc_draw_rect(img, (int)lrintf(e->x1), (int)lrintf(e->y1), x2, y2, col, thick);
+    }
+    const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    for (int i = n - 1; i >= 0; i--) {
+        uint8_t col[3];
+        oc_class_color(d->items[i].class_id, col);
+        oc_draw_fill(img, lab[i].x1, lab[i].y1, lab[i].x2, lab[i].y2, col);
         /* readable text: black on light colours, white on dark ones */
         int luma = (299 * col[0] + 587 * col[1] + 114 * col[2]) / 1000;
-        const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-        oc_draw_text(img, lx + pad, ly + pad, label, luma > 140 ? black : white, ts);
+        oc_draw_text(img, lab[i].x1 + pad, lab[i].y1 + pad, text[i], luma > 140 ? black : white, ts);
     }
+    free(box);
+    free(lab);
+    free(lw);
+    free(lh);
+    free(text);
 }
 
 static int sl_has(const strlist *l, const char *s)
