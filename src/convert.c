@@ -449,11 +449,19 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
         }
         for (int k = 1; k < nd->n_inputs && k < 3; k++) {
             if (!nd->inputs[k][0]) continue;
-            const oc_onnx_tensor *t = oc_onnx_find_init(m, nd->inputs[k]);
+            const oc_onnx_node *producer = NULL;
+            const oc_onnx_tensor *t = oc_onnx_resolve_init(m, nd->inputs[k], &producer);
             if (!t) {
-                st = oc_error(OC_ERR_UNSUPPORTED, "%s: Conv node '%s': %s '%s' is not an "
-                              "initializer (quantized or computed weights are not supported)",
-                              onnx_path, nd->name, k == 1 ? "weight" : "bias", nd->inputs[k]);
+                if (producer)
+                    st = oc_error(OC_ERR_UNSUPPORTED, "%s: Conv node '%s': %s '%s' is computed "
+                                  "by a %s node ('%s'), not stored as an initializer: quantized "
+                                  "or computed weights are not supported", onnx_path, nd->name,
+                                  k == 1 ? "weight" : "bias", nd->inputs[k], producer->op_type,
+                                  producer->name);
+                else
+                    st = oc_error(OC_ERR_FORMAT, "%s: Conv node '%s': %s '%s' is neither an "
+                                  "initializer nor the output of any node", onnx_path, nd->name,
+                                  k == 1 ? "weight" : "bias", nd->inputs[k]);
                 goto done;
             }
             if ((k == 1 && t->ndim != 4) || (k == 2 && t->ndim != 1)) {
@@ -465,12 +473,8 @@ oc_status oc_convert_onnx(const char *onnx_path, const char *out_path, const cha
             size_t idx = (size_t)(t - m->inits);
             char tname[528];
             snprintf(tname, sizeof tname, "%s.%s", path, k == 1 ? "weight" : "bias");
-            if (used[idx]) {
-                st = oc_error(OC_ERR_UNSUPPORTED, "%s: initializer '%s' is used by more than one "
-                              "Conv node (second: '%s'); shared weights are not supported",
-                              onnx_path, t->name, nd->name);
-                goto done;
-            }
+            /* an initializer may feed several Convs (torch.onnx.export keeps one copy of
+             * identical tensors, behind Identity nodes): each gets its own module's name */
             used[idx] = 1;
             if ((st = add_onnx_tensor(w, m, t, tname))) {
                 oc_error_prefix(st, "Conv node '%s': ", nd->name);

@@ -783,6 +783,33 @@ const oc_onnx_tensor *oc_onnx_find_init(const oc_onnx_model *m, const char *name
     return NULL;
 }
 
+/* Identity and Dropout (output 0, in inference) pass their input through unchanged */
+static int is_alias_op(const oc_onnx_node *n)
+{
+    return n->n_inputs >= 1 && n->n_outputs >= 1 &&
+           (!strcmp(n->op_type, "Identity") || !strcmp(n->op_type, "Dropout"));
+}
+
+const oc_onnx_tensor *oc_onnx_resolve_init(const oc_onnx_model *m, const char *name,
+                                           const oc_onnx_node **producer)
+{
+    if (producer) *producer = NULL;
+    if (!m || !name) return NULL;
+    /* a chain of aliases ends at an initializer; the bound also stops a cycle */
+    for (int hop = 0; hop <= m->n_nodes && hop < 64; hop++) {
+        const oc_onnx_tensor *t = oc_onnx_find_init(m, name);
+        if (t) return t;
+        const oc_onnx_node *p = NULL;
+        for (int i = 0; i < m->n_nodes && !p; i++)
+            for (int o = 0; o < m->nodes[i].n_outputs && !p; o++)
+                if (!strcmp(m->nodes[i].outputs[o], name)) p = &m->nodes[i];
+        if (producer) *producer = p;
+        if (!p || !is_alias_op(p) || strcmp(p->outputs[0], name) || !p->inputs[0][0]) return NULL;
+        name = p->inputs[0];
+    }
+    return NULL;
+}
+
 static float half_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;

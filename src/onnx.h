@@ -115,6 +115,12 @@ void oc_onnx_free(oc_onnx_model *m);
 const char *oc_onnx_meta(const oc_onnx_model *m, const char *key);
 /* initializer by name, or NULL */
 const oc_onnx_tensor *oc_onnx_find_init(const oc_onnx_model *m, const char *name);
+/* The initializer behind a value name: the initializer itself, or the one a chain of pure
+ * aliases (Identity, Dropout's first output) passes through, as torch.onnx.export writes for
+ * identical tensors it stores once. NULL otherwise; *producer (may be NULL) then names the
+ * node that computes the value (NULL when no node does). */
+const oc_onnx_tensor *oc_onnx_resolve_init(const oc_onnx_model *m, const char *name,
+                                           const oc_onnx_node **producer);
 /* Convert a FLOAT/FLOAT16/BFLOAT16/DOUBLE initializer to float32 (numel floats in dst).
  * Checks that the data length agrees with dims and type. */
 oc_status oc_onnx_tensor_to_f32(const oc_onnx_model *m, const oc_onnx_tensor *t, float *dst);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "convert.h"
+#include "models/yolo_common.h"
 #include "onnx.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -741,6 +742,183 @@ static void test_convert_state_dict(void **state)
     assert_int_equal(access(out, F_OK), -1);
 }
 
+/* ---- a plain torch.onnx.export file: no ultralytics metadata, identical tensors stored once
+ * behind Identity (and Dropout) nodes ---- */
+
+/* "model.23.cv2.0.2" -> "/model.23/cv2.0/cv2.0.2/Conv", the exporter's scope naming */
+static void export_node_name(const char *prefix, char *out, size_t cap)
+{
+    char buf[256], comp[16][64];
+    int nc = 0;
+    snprintf(buf, sizeof buf, "%s", prefix);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+        int numeric = tok[0] >= '0' && tok[0] <= '9';
+        if (numeric && nc > 0 && !strchr(comp[nc - 1], '.')) { /* "model" + "23" -> "model.23" */
+            size_t l = strlen(comp[nc - 1]);
+            snprintf(comp[nc - 1] + l, 64 - l, ".%.20s", tok);
+        } else if (numeric && nc > 0) { /* "cv2.0" + "2" -> a child scope "cv2.0.2" */
+            char parent[64];
+            memcpy(parent, comp[nc - 1], sizeof parent);
+            snprintf(comp[nc++], 64, "%.40s.%.20s", parent, tok);
+        } else
+            snprintf(comp[nc++], 64, "%s", tok);
+    }
+    size_t n = 0;
+    for (int i = 0; i < nc; i++) n += (size_t)snprintf(out + n, cap - n, "/%s", comp[i]);
+    snprintf(out + n, cap - n, "/Conv");
+}
+
+static pb *pb_big(size_t cap)
+{
+    pb *p = calloc(1, sizeof *p);
+    p->cap = cap;
+    p->b = malloc(cap);
+    return p;
+}
+
+static void add_init(pb *g, const oc_st_file *f, const oc_st_tensor *t)
+{
+    pb *tp = pb_big(t->numel * 4 + 256);
+    pstr(tp, 8, t->name);
+    for (int d = 0; d < t->ndim; d++) pvar(tp, 1, (uint64_t)t->shape[d]);
+    pvar(tp, 2, 1);
+    float *x = malloc(t->numel * 4);
+    assert_int_equal(oc_st_to_f32(f, t, x), OC_OK);
+    pbytes(tp, 9, x, t->numel * 4);
+    free(x);
+    pmsg(g, 5, tp);
+    pb_del(tp);
+}
+
+static void add_node(pb *g, const char *name, const char *op, const char *const *ins, int nin,
+                     const char *outname)
+{
+    pb *nd = pb_new();
+    for (int i = 0; i < nin; i++) pstr(nd, 1, ins[i]);
+    pstr(nd, 2, outname);
+    pstr(nd, 3, name);
+    pstr(nd, 4, op);
+    pmsg(g, 1, nd);
+    pb_del(nd);
+}
+
+/* An ONNX graph from a model file: a Conv node per conv weight (its bias beside it), one
+ * initializer per tensor, except the tensors named in alias[i][1], which read alias[i][0]
+ * through an Identity node (and a Dropout after it when chain[i]); bias_op, when given, makes
+ * the first of them a computed value instead (a `bias_op` node). No metadata_props. */
+static pb *export_like_torch(const char *st_path, const char *const alias[][2],
+                             const int *chain, int n_alias, const char *bias_op)
+{
+    oc_st_file *f;
+    assert_int_equal(oc_st_open(st_path, &f), OC_OK);
+    size_t total = 1 << 20;
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++) total += oc_st_tensor_at(f, i)->numel * 4 + 512;
+    pb *g = pb_big(total);
+    pstr(g, 2, "torch_jit");
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++) {
+        const oc_st_tensor *t = oc_st_tensor_at(f, i);
+        int aliased = 0;
+        for (int a = 0; a < n_alias; a++) aliased |= !strcmp(t->name, alias[a][1]);
+        if (!aliased) add_init(g, f, t);
+        size_t l = strlen(t->name);
+        if (t->ndim != 4 || l < 7 || strcmp(t->name + l - 7, ".weight")) continue;
+        char prefix[256], node[512], bias[300], out[600];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(l - 7), t->name);
+        export_node_name(prefix, node, sizeof node);
+        snprintf(bias, sizeof bias, "%s.bias", prefix);
+        snprintf(out, sizeof out, "%s_out", node);
+        const char *ins[3] = {"images", t->name, bias};
+        add_node(g, node, "Conv", ins, oc_st_find(f, bias) ? 3 : 2, out);
+    }
+    for (int a = 0; a < n_alias; a++) {
+        char mid[64], nm[64];
+        snprintf(mid, sizeof mid, "onnx::Identity_%d", 900 + a);
+        snprintf(nm, sizeof nm, "Identity_%d", 900 + a);
+        const char *in1[1] = {alias[a][0]};
+        if (a == 0 && bias_op) {
+            const char *in2[2] = {alias[a][0], alias[a][0]};
+            add_node(g, "/model.23/Mul_7", bias_op, in2, 2, alias[a][1]);
+        } else if (chain[a]) {
+            add_node(g, nm, "Identity", in1, 1, mid);
+            const char *in2[1] = {mid};
+            add_node(g, "Dropout_1", "Dropout", in2, 1, alias[a][1]);
+        } else {
+            add_node(g, nm, "Identity", in1, 1, alias[a][1]);
+        }
+    }
+    pb *vi = pb_new(); /* graph input: a ValueInfoProto with just its name */
+    pstr(vi, 1, "images");
+    pmsg(g, 11, vi);
+    pb_del(vi);
+    pb *m = pb_big(g->n + 256);
+    pvar(m, 1, 8);
+    pb *os = pb_new();
+    pstr(os, 1, "");
+    pvar(os, 2, 17);
+    pmsg(m, 8, os);
+    pb_del(os);
+    pstr(m, 2, "pytorch");
+    pstr(m, 3, "1.13.1");
+    pmsg(m, 7, g);
+    pb_del(g);
+    oc_st_close(f);
+    return m;
+}
+
+static void test_convert_torch_export(void **state)
+{
+    (void)state;
+    const char *gen = tu_tmp_path(".safetensors"), *in = tu_tmp_path(".onnx");
+    const char *out = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_yolo_generate("yolo11", "n", 80, 64, 3, gen), OC_OK);
+    /* the Detect head's per-level biases, identical in a random-init model, stored once */
+    static const char *const alias[][2] = {{"model.23.cv2.0.2.bias", "model.23.cv2.1.2.bias"},
+                                           {"model.23.cv3.0.2.bias", "model.23.cv3.2.2.bias"}};
+    static const int chain[] = {0, 1};
+    pb *p = export_like_torch(gen, alias, chain, 2, NULL);
+    assert_int_equal(tu_write_file(in, p->b, p->n), 0);
+    pb_del(p);
+    /* no metadata: arch and scale given, as `ocellus convert --arch yolo11 --scale n` does */
+    oc_status st = oc_convert_onnx(in, out, "yolo11", "n");
+    if (st) fail_msg("convert: %s", oc_last_error());
+    oc_st_file *a, *b;
+    assert_int_equal(oc_st_open(gen, &a), OC_OK);
+    assert_int_equal(oc_st_open(out, &b), OC_OK);
+    assert_string_equal(oc_st_meta(b, "ocellus.arch"), "yolo11");
+    assert_string_equal(oc_st_meta(b, "ocellus.scale"), "n");
+    assert_int_equal(oc_st_num_tensors(b), oc_st_num_tensors(a));
+    /* every tensor as generated, the aliased ones with their source's values */
+    for (size_t i = 0; i < oc_st_num_tensors(a); i++) {
+        const oc_st_tensor *t = oc_st_tensor_at(a, i), *src = t;
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(t->name, alias[k][1])) src = oc_st_find(a, alias[k][0]);
+        const oc_st_tensor *c = oc_st_find(b, t->name);
+        if (!c) fail_msg("converted file lacks %s", t->name);
+        assert_int_equal(c->numel, src->numel);
+        assert_memory_equal(c->data, src->data, src->numel * 4);
+    }
+    oc_st_close(b);
+    oc_model *m;
+    assert_int_equal(oc_model_load(out, &m), OC_OK);
+    oc_model_free(m);
+    unlink(out);
+    /* without --arch/--scale the graph and the weights still tell yolo11 n */
+    assert_int_equal(oc_convert_onnx(in, out, NULL, NULL), OC_OK);
+    unlink(out);
+    /* a bias computed by an arithmetic node is refused, naming the node and its op */
+    p = export_like_torch(gen, alias, chain, 2, "Mul");
+    assert_int_equal(tu_write_file(in, p->b, p->n), 0);
+    pb_del(p);
+    assert_int_equal(oc_convert_onnx(in, out, "yolo11", "n"), OC_ERR_UNSUPPORTED);
+    assert_non_null(strstr(oc_last_error(), "'model.23.cv2.1.2.bias' is computed by a Mul node "
+                                            "('/model.23/Mul_7')"));
+    assert_int_equal(access(out, F_OK), -1);
+    oc_st_close(a);
+    unlink(in);
+    unlink(gen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_scale_table),
         cmocka_unit_test(test_convert_crafted_errors),
         cmocka_unit_test(test_convert_yolo11n),
+        cmocka_unit_test(test_convert_torch_export),
         cmocka_unit_test(test_convert_state_dict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
