@@ -124,13 +124,26 @@ static void test_help_lists_what_gen_supports(void **state)
     char gen_help[8192];
     assert_int_equal(run_cli(gen_help, sizeof gen_help, "gen --help"), 0);
     assert_non_null(strstr(gen_help, list)); /* the same list in the subcommand's help */
-    char *save = NULL;
-    for (char *a = strtok_r(list, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+    /* "architectures and scales:" has a line per architecture; each generates at its first
+     * scale, and the lines name exactly the summary's architectures */
+    char *block = strstr(gen_help, "architectures and scales:\n");
+    assert_non_null(block);
+    block += strlen("architectures and scales:\n");
+    int n_lines = 0;
+    for (char *ln = block; *ln == ' '; ln = strchr(ln, '\n') + 1) {
+        char arch[64], scale[32];
+        assert_int_equal(sscanf(ln, " %63s %31s", arch, scale), 2);
+        assert_non_null(strstr(list, arch));
         char res[4096];
-        int rc = run_cli(res, sizeof res, "gen --arch %s --scale n --imgsz 64 -o %s/gen-%s.safetensors",
-                         a, g_dir, a);
-        if (rc != 0) fail_msg("help lists '%s' but gen fails: %s", a, res);
+        int rc = run_cli(res, sizeof res, "gen --arch %s --scale %s --imgsz 64 -o %s/gen-%s.safetensors",
+                         arch, scale, g_dir, arch);
+        if (rc != 0) fail_msg("help lists '%s %s' but gen fails: %s", arch, scale, res);
+        n_lines++;
+        if (!strchr(ln, '\n')) break;
     }
+    int n_list = 1;
+    for (const char *c = list; *c; c++) n_list += *c == ',';
+    assert_int_equal(n_lines, n_list);
     char res[4096];
     assert_int_equal(run_cli(res, sizeof res, "gen --arch nosuch --scale n -o %s/x.safetensors", g_dir), 2);
     assert_non_null(strstr(res, "yolo12")); /* the refusal names what would work */

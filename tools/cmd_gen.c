@@ -31,6 +31,21 @@ static void gen_usage(FILE *f)
             "  --imgsz N     default input size written to the metadata (default 640)\n"
             "  --seed N      seed of the weight generator (default 1)\n"
             "  -o FILE       output file\n", bars, archs);
+    /* one line per architecture with its scales, from the tables gen itself uses */
+    fprintf(f, "\narchitectures and scales:\n");
+    char list[256];
+    snprintf(list, sizeof list, "%s", archs);
+    char *save = NULL;
+    for (char *a = strtok_r(list, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+        fprintf(f, "  %-8s", a);
+        for (const char *s = "nsmlx"; *s; s++) {
+            char sc[2] = {*s, 0};
+            double d, w;
+            int mc;
+            if (yolo_scale_defaults(a, sc, &d, &w, &mc)) fprintf(f, " %s", sc);
+        }
+        fputc('\n', f);
+    }
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, long *out)
