@@ -26,7 +26,10 @@ void bn_identity_mismatch(const bn_env *e, const char *cpu, int cores, const cha
                           int threads, const char *machine_id, char *out, size_t len)
 {
     out[0] = 0;
-    if (!machine_id || strcmp(machine_id, e->machine_id) || !strcmp(e->machine_id, "unknown"))
+    if (!strcmp(e->machine_id, "unknown"))
+        snprintf(out, len, "this host has no machine id (/etc/machine-id, a network address) to "
+                           "tell it from another");
+    else if (!machine_id || strcmp(machine_id, e->machine_id))
         snprintf(out, len, "machine id %s, this host %s", machine_id ? machine_id : "absent",
                  e->machine_id);
     else if (!cpu || strcmp(cpu, e->cpu_model))

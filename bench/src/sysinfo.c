@@ -1,6 +1,7 @@
 /* sysinfo.c -- what machine and build a result came from (results.json "environment"). */
 #include "bench.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -44,6 +45,22 @@ static void machine_id(char *out, size_t len)
     char id[128];
     read_line_file("/etc/machine-id", id, sizeof id);
     if (!id[0]) read_line_file("/var/lib/dbus/machine-id", id, sizeof id);
+    if (!id[0]) { /* containers often lack one: the first network interface's MAC address */
+        DIR *d = opendir("/sys/class/net");
+        struct dirent *e;
+        char best[64] = "";
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || !strcmp(e->d_name, "lo")) continue;
+            if (best[0] && strcmp(e->d_name, best) >= 0) continue; /* the first by name */
+            char p[320], mac[64];
+            snprintf(p, sizeof p, "/sys/class/net/%.255s/address", e->d_name);
+            read_line_file(p, mac, sizeof mac);
+            if (!mac[0] || !strcmp(mac, "00:00:00:00:00:00")) continue;
+            snprintf(best, sizeof best, "%.63s", e->d_name);
+            snprintf(id, sizeof id, "mac %s", mac);
+        }
+        if (d) closedir(d);
+    }
     if (!id[0]) {
         snprintf(out, len, "unknown");
         return;
