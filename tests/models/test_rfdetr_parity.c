@@ -21,6 +21,7 @@
 #include "models/rfdetr/rfdetr.h"
 #include "parity.h"
 #include "safetensors.h"
+#include "tasks/detr.h"
 #include "testutil.h"
 
 typedef struct {
@@ -496,6 +497,87 @@ static void test_bad_inputs(void **state)
     remove(tmp);
 }
 
+/* PostProcess (oc_detr_topk, the detect_detr task's routine) on our outputs against the
+ * reference's pp_* tensors, compared as README-rfdetr.md says: sorted scores by tolerance,
+ * and every (label, box) we keep above the 300th score's tolerance band found among theirs */
+static void test_postprocess(void **state)
+{
+    (void)state;
+    oc_st_file *io = NULL;
+    oc_model *m = load_nano(&io);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    tu_run_input(s, io, "input");
+    oc_tensor lg, bx;
+    assert_int_equal(oc_session_tensor(s, "pred_logits", &lg), OC_OK);
+    assert_int_equal(oc_session_tensor(s, "pred_boxes", &bx), OC_OK);
+    const int Q = (int)lg.dims[1], C = (int)lg.dims[2], k = 300;
+    int64_t labels[300];
+    float boxes[300 * 4], scores[300];
+    oc_detr_topk(lg.data, bx.data, Q, C, k, 640.0f, 480.0f, labels, boxes, scores);
+    oc_tensor rs, rb;
+    float *ref_s = tu_load_ref(io, "pp_scores", &rs), *ref_b = tu_load_ref(io, "pp_boxes", &rb);
+    const oc_st_tensor *rl = oc_st_find(io, "pp_labels");
+    assert_non_null(ref_s), assert_non_null(ref_b), assert_non_null(rl);
+    assert_int_equal(rl->numel, k);
+    const float smax = tu_max_abs(ref_s, k), bmax = tu_max_abs(ref_b, 4 * k);
+    for (int i = 0; i < k; i++) {
+        assert_true(i == 0 || scores[i] <= scores[i - 1]);
+        assert_true(fabsf(scores[i] - ref_s[i]) <= 1e-3f * smax); /* both sorted */
+    }
+    int matched = 0;
+    for (int i = 0; i < k; i++) {
+        if (scores[i] <= ref_s[k - 1] + 1e-3f * smax) continue; /* may swap in or out */
+        int found = 0;
+        for (int j = 0; j < k && !found; j++) {
+            int64_t lab;
+            memcpy(&lab, (const char *)rl->data + (size_t)j * 8, 8);
+            if (lab != labels[i]) continue;
+            float d = 0;
+            for (int c = 0; c < 4; c++) d = fmaxf(d, fabsf(boxes[i * 4 + c] - ref_b[j * 4 + c]));
+            found = d <= 1e-3f * bmax;
+        }
+        if (!found) {
+            fprintf(stderr, "entry %d (label %lld, score %g) not among the reference's\n", i,
+                    (long long)labels[i], (double)scores[i]);
+            fail();
+        }
+        matched++;
+    }
+    assert_true(matched > 250);
+    oc_free(ref_s), oc_free(ref_b);
+
+    /* the whole task on a real image: resize, ImageNet mean/std, run, top-k, threshold */
+    if (tu_shared_has("images/bus.jpg")) {
+        oc_image img;
+        assert_int_equal(oc_image_load(tu_shared_path("images/bus.jpg"), &img), OC_OK);
+        oc_detect_options o;
+        oc_detect_options_default(&o);
+        o.conf_threshold = 0.0f;
+        oc_detections d;
+        memset(&d, 0, sizeof d);
+        oc_status st = oc_detect(s, &img, &o, &d);
+        if (st != OC_OK) fprintf(stderr, "oc_detect: %s\n", oc_last_error());
+        assert_int_equal(st, OC_OK);
+        assert_int_equal(d.count, 300);
+        for (int i = 0; i < d.count; i++) {
+            assert_true(d.items[i].class_id >= 0 && d.items[i].class_id < 91);
+            /* COCO category ids: named ones by their name, the retired ids unnamed */
+            const char *want = rf_coco91_name(d.items[i].class_id), *got = d.items[i].class_name;
+            if (want)
+                assert_string_equal(got, want);
+            else
+                assert_true(!got || !*got);
+            assert_true(i == 0 || d.items[i].score <= d.items[i - 1].score);
+        }
+        oc_detections_free(&d);
+        oc_image_free(&img);
+    }
+    oc_session_free(s);
+    oc_st_close(io);
+    oc_model_free(m);
+}
+
 static void test_parity_nano(void **state)
 {
     (void)state;
@@ -539,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_aa_bicubic_matrix),
         cmocka_unit_test(test_parity_nano),
         cmocka_unit_test(test_given_selection),
+        cmocka_unit_test(test_postprocess),
         cmocka_unit_test(test_batch2),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_parity_medium_512),
