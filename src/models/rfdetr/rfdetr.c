@@ -393,6 +393,8 @@ static void load_weights(rf_loader *L)
             f2b[r] *= ls2[r];
         }
         b->proj_w = pw, b->proj_b = pbb, b->fc2_w = f2w, b->fc2_b = f2b;
+        /* every tensor is copied (or packed): the file's pages need not stay resident */
+        oc_st_release_pages(L->m->file);
     }
     M->ln_g = get(L, E "layernorm.weight", 1, C, -1, -1, -1);
     M->ln_b = get(L, E "layernorm.bias", 1, C, -1, -1, -1);
@@ -522,6 +524,7 @@ static oc_status rfdetr_load(oc_model *m)
     if (st != OC_OK) return st;
     rf_loader L = {m, M, OC_OK};
     load_weights(&L);
+    oc_st_release_pages(m->file);
     if (L.st != OC_OK) return L.st;
     m->input_h = m->input_w = M->cfg.res;
     return set_class_names(m, M->cfg.K);
