@@ -623,7 +623,9 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
         snprintf(arch, sizeof arch, "%s", oc_st_meta(f, "ocellus.arch"));
     } else {
         const char *cfg = oc_st_meta(f, "config"); /* "yolo11.yaml", "yolov8n.yaml" */
-        if (cfg) {
+        if (cfg && cfg[0] == '{' && strstr(cfg, "\"RTDETRTransformer\"")) {
+            snprintf(arch, sizeof arch, "rtdetr"); /* the reference config as JSON */
+        } else if (cfg) {
             char sc[8];
             arch_from_description(cfg, arch, sizeof arch, sc);
             if (sc[0] && !scale_in) snprintf(scale, sizeof scale, "%s", sc);
@@ -637,6 +639,20 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
     if (!arch[0]) {
         st = oc_error(OC_ERR_INVALID_ARG, "%s: the architecture is needed (--arch yolo11|yolov8|"
                       "yolo12): the file's metadata has no 'config'", in_path);
+        goto done;
+    }
+    /* a family with its own converter (oc_arch.convert: RT-DETR, SAM2, ...): the scale is
+     * its variant name, NULL to take it from the file */
+    const oc_arch *fam = oc_find_arch(arch);
+    if (fam && fam->convert) {
+        oc_convert_options o = {scale_in, num_classes};
+        w = oc_st_writer_new();
+        if (!w) {
+            st = oc_error(OC_ERR_NOMEM, "convert: out of memory");
+            goto done;
+        }
+        st = fam->convert(f, &o, w);
+        if (!st) st = oc_st_writer_save(w, out_path);
         goto done;
     }
     if (!arch_known(arch)) {

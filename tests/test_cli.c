@@ -342,6 +342,57 @@ static void test_shared_library_soname(void **state)
     assert_non_null(strstr(out, "Library soname: [libocellus.so.0]"));
 }
 
+/* RT-DETR through the CLI: convert (variant check, another family refused), run --layers
+ * with the fixture's names, detect with the model file's default threshold */
+static void test_rtdetr_convert_run_detect(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/rtdetr-r18vd-w4/model.safetensors");
+    char out[16384], dst[PATH_MAX], res[PATH_MAX];
+    snprintf(dst, sizeof dst, "%s/rtdetr.safetensors", g_dir);
+    snprintf(res, sizeof res, "%s/rtdetr-out.safetensors", g_dir);
+    char src[PATH_MAX], io[PATH_MAX], yolo[PATH_MAX], img[PATH_MAX];
+    snprintf(src, sizeof src, "%s", tu_shared_path("fixtures/rtdetr-r18vd-w4/model.safetensors"));
+    snprintf(io, sizeof io, "%s", tu_shared_path("fixtures/rtdetr-r18vd-w4/io.safetensors"));
+    snprintf(yolo, sizeof yolo, "%s", tu_shared_path("fixtures/yolo11n/model.safetensors"));
+    snprintf(img, sizeof img, "%s", tu_shared_path("images/bus.jpg"));
+    /* the reference config in the metadata says what it is */
+    int rc = run_cli(out, sizeof out, "convert %s -o %s", src, dst);
+    if (rc != 0) fail_msg("convert rtdetr: exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "rtdetr"));
+    rc = run_cli(out, sizeof out, "convert %s --arch rtdetr --variant r50vd -o %s.x", src, dst);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "does not match"));
+    if (file_exists(yolo)) {
+        rc = run_cli(out, sizeof out, "convert %s --arch rtdetr -o %s.y", yolo, dst);
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(out, "not an RT-DETR"));
+    }
+    rc = run_cli(out, sizeof out, "gen --arch rtdetr --variant r19 -o %s.z", dst);
+    assert_int_equal(rc, 2);
+    rc = run_cli(out, sizeof out, "gen --help");
+    assert_non_null(strstr(out, "rtdetr   r18vd r34vd r50vd r101vd"));
+    rc = run_cli(out, sizeof out, "gen --arch rtdetr --variant r18vd -o %s.g", dst);
+    if (rc != 0) fail_msg("gen rtdetr r18vd: exit %d: %s", rc, out);
+    rc = run_cli(out, sizeof out, "info %s.g", dst);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "ocellus.scale: r18vd"));
+    rc = run_cli(out, sizeof out, "run --model %s --input %s --output %s --layers --threads 2",
+                 dst, io, res);
+    if (rc != 0) fail_msg("run rtdetr: exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "26 layer(s)"));
+    if (file_exists(img)) {
+        /* synthetic weights score about 0.05: nothing passes the file's 0.6, all 300 pass 0.01 */
+        rc = run_cli(out, sizeof out, "detect --model %s --image %s --json - --threads 2", dst, img);
+        if (rc != 0) fail_msg("detect rtdetr: exit %d: %s", rc, out);
+        assert_non_null(strstr(out, "\"detections\":\t[]"));
+        rc = run_cli(out, sizeof out, "detect --model %s --image %s --conf 0.01 --threads 2", dst,
+                     img);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(out, "300 detections"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_library_warnings_reach_stderr),
         cmocka_unit_test(test_nonfinite_weights_and_unknown_scale),
         cmocka_unit_test(test_shared_library_soname),
+        cmocka_unit_test(test_rtdetr_convert_run_detect),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "convert.h"
+#include "model.h"
 #include "formats/torch_checkpoint.h"
 
 static void convert_usage(FILE *f)
@@ -100,7 +101,8 @@ int cmd_convert(int argc, char **argv)
         convert_usage(stderr);
         return OC_EXIT_USAGE;
     }
-    if (scale && (strlen(scale) != 1 || !strchr("nsmlx", scale[0]))) {
+    const oc_arch *fam = arch ? oc_find_arch(arch) : NULL;
+    if (scale && !(fam && fam->convert) && (strlen(scale) != 1 || !strchr("nsmlx", scale[0]))) {
         fprintf(stderr, "ocellus convert: --scale '%s' is not one of n, s, m, l, x\n", scale);
         return OC_EXIT_USAGE;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model.h"
 #include "models/yolo_common.h"
 
 void cli_gen_archs(char *buf, size_t n) { oc_yolo_gen_archs(buf, n); }
@@ -26,7 +27,8 @@ static void gen_usage(FILE *f)
             "metadata. Speed and memory do not depend on weight values: the benchmark tree\n"
             "uses these files where no real weights exist.\n\n"
             "  --arch A      architecture (%s)\n"
-            "  --scale S     scale letter n, s, m, l or x (the reference's depth/width/max_channels)\n"
+            "  --scale S     scale letter n, s, m, l or x (the reference's depth/width/max_channels),\n"
+            "                or a family's variant (--variant S is the same), listed below\n"
             "  --classes N   number of classes (default 80, with the COCO names)\n"
             "  --imgsz N     default input size written to the metadata (default 640)\n"
             "  --seed N      seed of the weight generator (default 1)\n"
@@ -44,6 +46,17 @@ static void gen_usage(FILE *f)
             int mc;
             if (yolo_scale_defaults(a, sc, &d, &w, &mc)) fprintf(f, " %s", sc);
         }
+        fputc('\n', f);
+    }
+    /* families with their own generator (oc_arch.generate) and variant table; --variant is
+     * --scale */
+    static const char *const fams[] = {"rtdetr", "rfdetr", "sam2"};
+    for (size_t i = 0, head = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        const oc_arch *a = oc_find_arch(fams[i]);
+        if (!a || !a->generate) continue;
+        if (!head++) fprintf(f, "\nfamilies with a variant table (--variant V):\n");
+        fprintf(f, "  %-8s", a->name);
+        for (const char *const *sc = a->scales; sc && *sc; sc++) fprintf(f, " %s", *sc);
         fputc('\n', f);
     }
 }
@@ -72,7 +85,7 @@ int cmd_gen(int argc, char **argv)
             gen_usage(stdout);
             return OC_EXIT_OK;
         }
-        static const char *const takes_value[] = {"--arch", "--scale", "-o", "--output",
+        static const char *const takes_value[] = {"--arch", "--scale", "--variant", "-o", "--output",
                                                   "--classes", "--imgsz", "--seed"};
         int known = 0;
         for (size_t k = 0; k < sizeof takes_value / sizeof takes_value[0]; k++)
@@ -88,7 +101,7 @@ int cmd_gen(int argc, char **argv)
         }
         const char *v = argv[++i];
         if (!strcmp(a, "--arch")) arch = v;
-        else if (!strcmp(a, "--scale")) scale = v;
+        else if (!strcmp(a, "--scale") || !strcmp(a, "--variant")) scale = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--classes")) {
             if (!parse_int(a, v, 1, 100000, &classes)) return OC_EXIT_USAGE;
@@ -111,7 +124,18 @@ int cmd_gen(int argc, char **argv)
         fprintf(stderr, "ocellus gen: --imgsz %ld is not a multiple of 32\n", imgsz);
         return OC_EXIT_USAGE;
     }
-    oc_status st = oc_yolo_generate(arch, scale, (int)classes, (int)imgsz, (uint32_t)seed, out);
+    const oc_arch *fam = oc_find_arch(arch);
+    oc_status st;
+    if (fam && fam->generate) {
+        /* a family with its own generator (oc_arch.generate): --scale is its variant */
+        oc_gen_options o = {scale, (int)classes, (int)imgsz, (uint32_t)seed};
+        oc_st_writer *w = oc_st_writer_new();
+        st = w ? fam->generate(&o, w) : oc_error(OC_ERR_NOMEM, "gen: out of memory");
+        if (!st) st = oc_st_writer_save(w, out);
+        oc_st_writer_free(w);
+    } else {
+        st = oc_yolo_generate(arch, scale, (int)classes, (int)imgsz, (uint32_t)seed, out);
+    }
     if (st != OC_OK) {
         fprintf(stderr, "ocellus %s\n", oc_last_error());
         return st == OC_ERR_INVALID_ARG || st == OC_ERR_UNSUPPORTED ? OC_EXIT_USAGE
