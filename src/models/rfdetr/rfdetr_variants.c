@@ -115,6 +115,7 @@ oc_status rf_write_meta(oc_st_writer *w, const rf_cfg *c, const char *scale)
     TRY(meta_int(w, "ocellus.num_classes", c->K));
     TRY(oc_st_writer_meta(w, "ocellus.preprocess.mean", "[0.485, 0.456, 0.406]"));
     TRY(oc_st_writer_meta(w, "ocellus.preprocess.std", "[0.229, 0.224, 0.225]"));
+    TRY(oc_st_writer_meta(w, "ocellus.conf_threshold", "0.5")); /* RFDETR.predict's default */
     cJSON *names = cJSON_CreateArray();
     if (!names) return oc_error(OC_ERR_NOMEM, "rfdetr: out of memory");
     for (int i = 0; i < c->K; i++) {
@@ -471,6 +472,7 @@ oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out
     }
     oc_st_writer_meta(out, "ocellus.preprocess.mean", "[0.485, 0.456, 0.406]");
     oc_st_writer_meta(out, "ocellus.preprocess.std", "[0.229, 0.224, 0.225]");
+    oc_st_writer_meta(out, "ocellus.conf_threshold", "0.5"); /* RFDETR.predict's default */
     const oc_st_tensor *ce = oc_st_find(src, "class_embed.weight");
     if (ce && ce->ndim == 2 && ce->shape[0] == 91) {
         cJSON *names = cJSON_CreateArray();
