@@ -452,11 +452,17 @@ static oc_tid mha(rb *b, oc_tid qk_in, oc_tid v_in, const char *prefix, int C, i
     oc_tid q = 0, k = 0, v = 0, o = 0;
     if (building(b)) {
         const int64_t cc = (int64_t)C * C;
-        q = gck(b, oc_g_linear(b->g, qk_in, w, bias, C, C, OC_ACT_NONE));
-        k = gck(b, oc_g_linear(b->g, qk_in, w + cc, bias + C, C, C, OC_ACT_NONE));
+        /* q and k in one product ([N, L, 2C]: in_proj rows 0..2C); k is a zero-copy view of
+         * it from element C on, read with the same strides */
+        oc_tid qk = gck(b, oc_g_linear(b->g, qk_in, w, bias, C, 2 * C, OC_ACT_NONE));
         v = gck(b, oc_g_linear(b->g, v_in, w + 2 * cc, bias + 2 * C, C, C, OC_ACT_NONE));
+        oc_shape s = ok(b) ? oc_g_shape(b->g, v) : oc_shape1(1);
         if (ok(b)) {
-            oc_shape s = oc_g_shape(b->g, q);
+            int64_t all = 2 * s.d[0] * s.d[1] * C;
+            q = gck(b, oc_g_reshape(b->g, qk, oc_shape1(all)));
+            if (ok(b)) k = gck(b, oc_g_slice(b->g, q, 0, C, all));
+        }
+        if (ok(b)) {
             const int64_t n = s.d[0], L = s.d[1], dh = C / heads;
             oc_attn_desc d;
             memset(&d, 0, sizeof d);
@@ -465,9 +471,11 @@ static oc_tid mha(rb *b, oc_tid qk_in, oc_tid v_in, const char *prefix, int C, i
             d.lq = d.lk = (int)L;
             d.d = d.dv = (int)dh;
             d.scale = 1.0f / sqrtf((float)dh);
-            d.q_sb = d.k_sb = d.v_sb = d.o_sb = L * C;
+            d.q_sb = d.k_sb = 2 * L * C;
+            d.v_sb = d.o_sb = L * C;
             d.q_sh = d.k_sh = d.v_sh = d.o_sh = dh;
-            d.q_st = d.k_st = d.v_st = d.o_st = C;
+            d.q_st = d.k_st = 2 * C;
+            d.v_st = d.o_st = C;
             d.q_sd = d.k_sd = d.v_sd = d.o_sd = 1;
             o = gck(b, oc_g_attention(b->g, q, k, v, OC_NONE, &d, s));
         }
