@@ -236,6 +236,51 @@ oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options 
                     oc_detections *out);
 void oc_detections_free(oc_detections *d);
 
+/* ---- Promptable segmentation (SAM2) ------------------------------------------------------
+ * Encode an image once, then segment with any number of prompts (each runs only the mask
+ * decoder):
+ *
+ *   oc_segment_set_image(s, &img);                       // resize 1024x1024, mean/std, encode
+ *   float pt[2] = {150, 100}; int32_t lab[1] = {1};
+ *   oc_segment_prompt p = {.points = pt, .labels = lab, .n_points = 1};
+ *   oc_segmentation r;
+ *   oc_segment(s, &p, &r);                                // r.masks: r.n_masks x h x w, 0/1
+ *   oc_segmentation_free(&r);
+ *
+ * Points and the box are in image pixels (x, y); points outside the image are allowed (the
+ * reference accepts them). Labels: 1 foreground, 0 background. */
+typedef struct {
+    const float *points;      /* [n_points][2] x, y; NULL when n_points is 0 */
+    const int32_t *labels;    /* [n_points], each 0 or 1 */
+    int n_points;
+    int has_box;
+    float box[4];             /* x1, y1, x2, y2 with x1 <= x2, y1 <= y2 */
+    const float *mask_input;  /* NULL or [256 * 256] low-res logits of an earlier result
+                               * (oc_segmentation.low_res), as the reference's mask_input */
+    int multimask;            /* 1: three candidate masks; 0: one (with the reference's
+                               * stability fallback to the best candidate) */
+} oc_segment_prompt;
+
+typedef struct {
+    int n_masks;              /* 3 with multimask, else 1 */
+    int width, height;        /* of the image given to oc_segment_set_image */
+    uint8_t *masks;           /* [n_masks][height][width], 1 inside (logit > 0) */
+    float *logits;            /* [n_masks][height][width], the upsampled mask logits */
+    float *scores;            /* [n_masks] predicted IoU */
+    int (*boxes)[4];          /* [n_masks] x1, y1, x2, y2 (inclusive) of the mask; 0s if empty */
+    int64_t *areas;           /* [n_masks] pixels inside */
+    float *low_res;           /* [n_masks][256][256] logits clamped to +-32 (a mask_input) */
+    float object_score;       /* object-score logit (> 0: an object is present) */
+} oc_segmentation;
+
+/* Preprocess img (RGB or gray) and run the model's "encode" stage; later oc_segment calls on
+ * this session use it. The model must be a promptable segmenter (task segment_sam). */
+oc_status oc_segment_set_image(oc_session *s, const oc_image *img);
+/* Decode one prompt against the image set last. Bad prompts (no point and no box, NaN or
+ * infinite coordinates, labels other than 0/1, an inverted box) fail with a message. */
+oc_status oc_segment(oc_session *s, const oc_segment_prompt *p, oc_segmentation *out);
+void oc_segmentation_free(oc_segmentation *r);
+
 /* ---- Allocation counters (for leak checks) --------------------------------------------- */
 typedef struct {
     uint64_t allocs, frees;  /* calls to the library's allocator since start */

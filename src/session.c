@@ -59,6 +59,7 @@ struct oc_session {
     size_t scratch_cap;
     oc_persist persist[OC_SESSION_MAX_EXPORTS];
     int npersist;
+    int64_t task_slot[4];
 };
 
 static int env_profile(void)
@@ -719,3 +720,5 @@ float *oc_session_input_buffer(oc_session *s, const char *stage, const char *nam
             return oc_graph_data(st->g, st->arena, oc_graph_input_tid(st->g, i));
     return NULL;
 }
+
+int64_t *oc_session_task_slot(oc_session *s) { return s ? s->task_slot : NULL; }

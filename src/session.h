@@ -21,4 +21,8 @@ float *oc_session_input_buffer(oc_session *s, const char *stage, const char *nam
  * `ocellus run --layers` on families whose intermediates are not called layerN. */
 const char *oc_session_kept_name(const oc_session *s, int i);
 
+/* Four integers a task keeps with the session between calls (segment_sam: the size of the
+ * image set by oc_segment_set_image); zero when the session is created. */
+int64_t *oc_session_task_slot(oc_session *s);
+
 #endif

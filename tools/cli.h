@@ -25,5 +25,6 @@ int cmd_detect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
 
 #endif

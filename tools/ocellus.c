@@ -10,6 +10,8 @@ static const oc_cli_command commands[] = {
     {"run", "run a model on raw tensors (safetensors in/out), optionally every layer", cmd_run,
      NULL},
     {"detect", "detect objects in images (YOLO): summary, annotated PNG, JSON", cmd_detect, NULL},
+    {"segment", "segment what points / a box prompt (SAM2): overlay PNG, mask PNG, RLE JSON",
+     cmd_segment, NULL},
     {"convert", "convert an ultralytics ONNX export or a state_dict to an Ocellus model",
      cmd_convert, NULL},
 };

@@ -16,7 +16,9 @@
  *   iou      = sigmoid(MLP(iou token)); object score = MLP(obj token)
  * Outputs: low_res_masks / iou_predictions (tokens 1..T-1), low_res_masks_single /
  * iou_predictions_single (token 0 if its stability >= thresh, else the best multimask
- * output), object_score_logits; masks clamped to +-32 as predict() returns them. */
+ * output), object_score_logits; masks clamped to +-32 as predict() returns them. For the
+ * task's upsampling (done on unclamped logits, as the predictor does): masks_all [B][T][4h][4w]
+ * (every token, unclamped) and single_token [B][1] (the token the single output took). */
 #include "sam2.h"
 
 #include <math.h>
@@ -112,7 +114,7 @@ typedef struct {
     int B, T;
     int64_t hw;
     float delta, thresh;
-    int what; /* 0: multimask masks, 1: single mask, 2: single iou */
+    int what; /* 0: multimask masks, 1: single mask, 2: single iou, 3: single token index */
 } sel_params;
 
 /* the stability decision of prompt set b: 1 when token 0's mask is stable */
@@ -158,7 +160,9 @@ static void exec_select(const oc_ctx *ctx, const void *params, const float *cons
             continue;
         }
         int t = stable0(p, mb) ? 0 : best_multi(p, ib);
-        if (p->what == 1) {
+        if (p->what == 3) {
+            out[b] = (float)t;
+        } else if (p->what == 1) {
             float *o = out + (size_t)b * p->hw;
             for (int64_t k = 0; k < p->hw; k++) o[k] = clampf(mb[(size_t)t * p->hw + k]);
         } else {
@@ -330,7 +334,7 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
     }
     oc_tid hin = oc_g_concat(g, hyper, T, 1); /* [B][T][D/8] */
     oc_tid masks = oc_g_matmul(g, hin, uflat, 0, 0); /* [B][T][mh*mw] */
-    oc_g_name(g, oc_g_reshape(g, masks, oc_shape4(B, T, mh, mw)), "masks_all");
+    oc_tid masks_all = oc_g_reshape(g, masks, oc_shape4(B, T, mh, mw));
     oc_tid iou = oc_g_act(g, OC_ACT_SIGMOID,
                           mlp3(g, oc_g_slice(g, queries, 1, 1, 2), W->iou_head, hp->iou_depth,
                                OC_ACT_NONE));
@@ -363,5 +367,11 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
     oc_g_output(g, single, "low_res_masks_single");
     oc_g_output(g, single_iou, "iou_predictions_single");
     oc_g_output(g, obj, "object_score_logits");
+    /* for the task's upsampling, which the reference does on the unclamped logits */
+    sp.what = 3;
+    oc_tid single_tok = oc_g_custom(g, "sam2_single_token", sin_, 2, oc_shape2(B, 1),
+                                    exec_select, &sp, sizeof sp, 2.0 * B * sp.hw);
+    oc_g_output(g, masks_all, "masks_all");
+    oc_g_output(g, single_tok, "single_token");
     return oc_graph_status(g);
 }
