@@ -625,6 +625,9 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
         const char *cfg = oc_st_meta(f, "config"); /* "yolo11.yaml", "yolov8n.yaml" */
         if (cfg && cfg[0] == '{' && strstr(cfg, "\"RTDETRTransformer\"")) {
             snprintf(arch, sizeof arch, "rtdetr"); /* the reference config as JSON */
+        } else if ((cfg && cfg[0] == '{' && strstr(cfg, "roboflow/rf-detr")) ||
+                   oc_st_find(f, "backbone.0.encoder.encoder.embeddings.position_embeddings")) {
+            snprintf(arch, sizeof arch, "rfdetr"); /* rfdetr's config / DINOv2 backbone */
         } else if (cfg) {
             char sc[8];
             arch_from_description(cfg, arch, sizeof arch, sc);

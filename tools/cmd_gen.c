@@ -79,6 +79,7 @@ int cmd_gen(int argc, char **argv)
 {
     const char *arch = NULL, *scale = NULL, *out = NULL;
     long classes = 80, imgsz = 640, seed = 1;
+    int classes_given = 0, imgsz_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -105,8 +106,10 @@ int cmd_gen(int argc, char **argv)
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--classes")) {
             if (!parse_int(a, v, 1, 100000, &classes)) return OC_EXIT_USAGE;
+            classes_given = 1;
         } else if (!strcmp(a, "--imgsz")) {
             if (!parse_int(a, v, 32, 8192, &imgsz)) return OC_EXIT_USAGE;
+            imgsz_given = 1;
         } else if (!strcmp(a, "--seed")) {
             if (!parse_int(a, v, 0, 4294967295L, &seed)) return OC_EXIT_USAGE;
         } else {
@@ -128,7 +131,9 @@ int cmd_gen(int argc, char **argv)
     oc_status st;
     if (fam && fam->generate) {
         /* a family with its own generator (oc_arch.generate): --scale is its variant */
-        oc_gen_options o = {scale, (int)classes, (int)imgsz, (uint32_t)seed};
+        /* options not given are 0: the family's own defaults */
+        oc_gen_options o = {scale, classes_given ? (int)classes : 0,
+                            imgsz_given ? (int)imgsz : 0, (uint32_t)seed};
         oc_st_writer *w = oc_st_writer_new();
         st = w ? fam->generate(&o, w) : oc_error(OC_ERR_NOMEM, "gen: out of memory");
         if (!st) st = oc_st_writer_save(w, out);
@@ -141,6 +146,10 @@ int cmd_gen(int argc, char **argv)
         return st == OC_ERR_INVALID_ARG || st == OC_ERR_UNSUPPORTED ? OC_EXIT_USAGE
                                                                     : OC_EXIT_INPUT;
     }
-    printf("wrote %s (%s %s, %ld classes, seed %ld)\n", out, arch, scale, classes, seed);
+    if (fam && fam->generate && !classes_given)
+        printf("wrote %s (%s %s, the family's default classes, seed %ld)\n", out, arch, scale,
+               seed);
+    else
+        printf("wrote %s (%s %s, %ld classes, seed %ld)\n", out, arch, scale, classes, seed);
     return OC_EXIT_OK;
 }

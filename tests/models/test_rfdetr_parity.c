@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "model.h"
 #include "models/rfdetr/rfdetr.h"
 #include "parity.h"
 #include "safetensors.h"
@@ -578,6 +579,68 @@ static void test_postprocess(void **state)
     oc_model_free(m);
 }
 
+/* synthetic weights (the gen hook): real nano shapes, given classes and resolution; outputs
+ * finite, boxes normalised, and the seed matters */
+static void test_generate(void **state)
+{
+    (void)state;
+    const oc_arch *a = oc_find_arch("rfdetr");
+    assert_non_null(a);
+    assert_non_null(a->generate);
+    float *first = NULL;
+    for (uint32_t seed = 1; seed <= 2; seed++) {
+        oc_gen_options o = {"nano", 3, 320, seed};
+        oc_st_writer *w = oc_st_writer_new();
+        assert_int_equal(a->generate(&o, w), OC_OK);
+        const char *path = tu_tmp_path(".safetensors");
+        assert_int_equal(oc_st_writer_save(w, path), OC_OK);
+        oc_st_writer_free(w);
+        oc_model *m = NULL;
+        assert_int_equal(oc_model_load(path, &m), OC_OK);
+        remove(path);
+        assert_int_equal(oc_model_num_classes(m), 4);
+        int h, wd;
+        oc_model_input_size(m, &h, &wd);
+        assert_int_equal(h, 320);
+        oc_session *s = NULL;
+        assert_int_equal(oc_session_create(m, &s), OC_OK);
+        size_t n = (size_t)3 * h * wd;
+        float *x = malloc(n * sizeof(float));
+        tu_fill_uniform(x, n, 7, -2.0f, 2.0f);
+        oc_tensor in;
+        memset(&in, 0, sizeof in);
+        in.name = "images";
+        in.ndim = 4;
+        in.dims[0] = 1, in.dims[1] = 3, in.dims[2] = h, in.dims[3] = wd;
+        in.data = x;
+        assert_int_equal(oc_session_run(s, &in, 1), OC_OK);
+        oc_tensor lg, bx;
+        assert_int_equal(oc_session_tensor(s, "pred_logits", &lg), OC_OK);
+        assert_int_equal(oc_session_tensor(s, "pred_boxes", &bx), OC_OK);
+        assert_int_equal(lg.dims[1], 300);
+        assert_int_equal(lg.dims[2], 4);
+        for (size_t i = 0; i < 300 * 4; i++) {
+            assert_true(isfinite(lg.data[i]) && fabsf(lg.data[i]) < 100.0f);
+            assert_true(bx.data[i] > -1.0f && bx.data[i] < 2.0f);
+        }
+        if (!first) {
+            first = malloc(300 * 4 * sizeof(float));
+            memcpy(first, lg.data, 300 * 4 * sizeof(float));
+        } else {
+            assert_true(tu_max_abs_diff(first, lg.data, 300 * 4) > 1e-3f);
+        }
+        free(x);
+        oc_session_free(s);
+        oc_model_free(m);
+    }
+    free(first);
+    oc_gen_options bad = {"large", 0, 0, 1};
+    oc_st_writer *w = oc_st_writer_new();
+    assert_int_not_equal(a->generate(&bad, w), OC_OK);
+    assert_non_null(strstr(oc_last_error(), "nano, small, medium"));
+    oc_st_writer_free(w);
+}
+
 static void test_parity_nano(void **state)
 {
     (void)state;
@@ -624,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_postprocess),
         cmocka_unit_test(test_batch2),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_generate),
         cmocka_unit_test(test_parity_medium_512),
         cmocka_unit_test(test_parity_extra),
     };

@@ -580,13 +580,7 @@ static oc_status rfdetr_build(const oc_model *m, oc_graph *g, const char *stage,
 
 static oc_status rfdetr_generate(const oc_gen_options *o, oc_st_writer *out)
 {
-    if (o->num_classes > 0 && o->num_classes != 91)
-        return oc_error(OC_ERR_INVALID_ARG, "rfdetr gen: the variants have 91 class logits "
-                        "(COCO category ids), not %d", o->num_classes);
-    if (o->imgsz > 0)
-        return oc_error(OC_ERR_INVALID_ARG, "rfdetr gen: the resolution comes with the variant "
-                        "(nano 384, small 512, medium 576)");
-    return rf_generate(o->scale, o->seed, out);
+    return rf_generate(o->scale, o->num_classes, o->imgsz, o->seed, out);
 }
 
 static oc_status rfdetr_convert(const oc_st_file *src, const oc_convert_options *o,

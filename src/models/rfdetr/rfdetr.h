@@ -117,7 +117,10 @@ const rf_variant *rf_find_variant(const char *name);
 extern const char *const rf_variant_names[];
 /* state_dict (safetensors) -> model file; scale NULL: from the source's metadata/shapes */
 oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out);
-oc_status rf_generate(const char *scale, uint32_t seed, oc_st_writer *out);
+/* num_classes <= 0: COCO's 90 (91 logits, id 0 unused); else num_classes + 1 logits.
+ * imgsz <= 0: the variant's resolution; else a multiple of 32 (the position grid stays). */
+oc_status rf_generate(const char *scale, int num_classes, int imgsz, uint32_t seed,
+                      oc_st_writer *out);
 /* the same, from/to paths; the converted file is checked by loading it (removed on failure) */
 oc_status rf_convert_path(const char *in, const char *out, const char *scale);
 oc_status rf_generate_path(const char *scale, uint32_t seed, const char *out);

@@ -65,7 +65,7 @@ oc_status rf_generate_path(const char *scale, uint32_t seed, const char *out)
 {
     oc_st_writer *w = oc_st_writer_new();
     if (!w) return oc_error(OC_ERR_NOMEM, "out of memory");
-    oc_status st = rf_generate(scale, seed, w);
+    oc_status st = rf_generate(scale, 0, 0, seed, w);
     if (st == OC_OK) st = oc_st_writer_save(w, out);
     oc_st_writer_free(w);
     return st;
@@ -248,14 +248,21 @@ static void gen_norm(gen_ctx *g, const char *prefix, int n)
     gen_named(g, 1, n, 0, 0, 0, 0.02f, 0.0f, "%s.bias", prefix);
 }
 
-oc_status rf_generate(const char *scale, uint32_t seed, oc_st_writer *out)
+oc_status rf_generate(const char *scale, int num_classes, int imgsz, uint32_t seed,
+                      oc_st_writer *out)
 {
     const rf_variant *v = rf_find_variant(scale);
     if (!v)
         return oc_error(OC_ERR_INVALID_ARG, "rfdetr gen: unknown variant '%s' (nano, small, "
                         "medium)", scale ? scale : "(none)");
+    if (num_classes > 100000 || (imgsz > 0 && (imgsz % 32 || imgsz > 8192)))
+        return oc_error(OC_ERR_INVALID_ARG, "rfdetr gen: %d classes / resolution %d: the "
+                        "resolution must be a multiple of 32 (patch 16 x 2 windows)",
+                        num_classes, imgsz);
     rf_cfg c;
     variant_cfg(v, &c);
+    if (num_classes > 0) c.K = num_classes + 1;
+    if (imgsz > 0) c.res = imgsz;
     gen_ctx G = {out, seed, NULL, 0, OC_OK}, *g = &G;
     char p[200];
     const int C = c.C, D = c.D, ch = c.c2f_hidden;
