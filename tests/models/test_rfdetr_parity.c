@@ -641,6 +641,69 @@ static void test_generate(void **state)
     oc_st_writer_free(w);
 }
 
+/* a copy of the fixture's state_dict whose metadata is only `meta` (key/value pairs) */
+static const char *restamped(const char *const *meta, int nmeta)
+{
+    char src[600];
+    fx_file(fixtures[0].fixture, "model.safetensors", src, sizeof src);
+    oc_st_file *f = NULL;
+    assert_int_equal(oc_st_open(src, &f), OC_OK);
+    oc_st_writer *w = oc_st_writer_new();
+    for (int i = 0; i < nmeta; i++) assert_int_equal(oc_st_writer_meta(w, meta[2 * i], meta[2 * i + 1]), OC_OK);
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++) {
+        const oc_st_tensor *t = oc_st_tensor_at(f, i);
+        assert_int_equal(oc_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data),
+                         OC_OK);
+    }
+    const char *out = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_st_writer_save(w, out), OC_OK);
+    oc_st_writer_free(w);
+    oc_st_close(f);
+    return out;
+}
+
+/* the converter reads the hyper-parameters from a checkpoint's `args` (rfdetr's argparse
+ * Namespace, as the checkpoint reader hands it over: JSON, maybe one level down) and gives
+ * the same model; a bare state_dict whose shapes are no real variant's is refused clearly */
+static void test_convert_sources(void **state)
+{
+    (void)state;
+    oc_st_file *io = NULL;
+    oc_model *m0 = load_nano(&io);
+    oc_model_free(m0);
+    const char *args = "{\"Namespace\": {\"resolution\": 384, \"num_windows\": 2, "
+                       "\"out_feature_indexes\": [1, 3, 4, 5], \"sa_nheads\": 8, \"ca_nheads\": 16, "
+                       "\"num_queries\": 300, \"dec_layers\": 2, \"hidden_dim\": 128, "
+                       "\"pretrain_weights\": null, \"two_stage\": true, \"dinov2\": "
+                       "{\"num_attention_heads\": 3, \"window_block_indexes\": [0, 2]}}}";
+    const char *meta[] = {"args", args, "checkpoint.state_dict", "model"};
+    const char *src = restamped(meta, 2);
+    const char *out = tu_tmp_path(".safetensors");
+    oc_status st = rf_convert_path(src, out, NULL);
+    if (st != OC_OK) fprintf(stderr, "%s\n", oc_last_error());
+    assert_int_equal(st, OC_OK);
+    oc_model *m = NULL;
+    assert_int_equal(oc_model_load(out, &m), OC_OK);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    tu_run_input(s, io, "input");
+    double worst = 0;
+    tu_expect_close(s, "pred_logits", io, "labels", "converted from args", &worst);
+    tu_expect_close(s, "pred_boxes", io, "dets", "converted from args", &worst);
+    oc_session_free(s);
+    oc_model_free(m);
+    remove(out);
+    remove(src);
+
+    /* no metadata at all: the shapes say nano (grid 24, 2 layers), but the widths and depth
+     * are not nano's: refused naming the taps the file cannot have */
+    src = restamped(NULL, 0);
+    assert_int_not_equal(rf_convert_path(src, out, NULL), OC_OK);
+    assert_non_null(strstr(oc_last_error(), "out_feature_indexes"));
+    remove(src);
+    oc_st_close(io);
+}
+
 static void test_parity_nano(void **state)
 {
     (void)state;
@@ -688,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_batch2),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_convert_sources),
         cmocka_unit_test(test_parity_medium_512),
         cmocka_unit_test(test_parity_extra),
     };

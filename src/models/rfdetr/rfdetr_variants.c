@@ -374,39 +374,67 @@ static int skip_tensor(const char *name)
     return strstr(name, "embeddings.mask_token") != NULL;
 }
 
-static const char *src_meta(const oc_st_file *f, cJSON *cfg, const char *key, char *buf,
-                            size_t n)
+/* the reference config as JSON: `config` (the fixtures) or a checkpoint's `args` (its
+ * argparse Namespace, possibly one level down); NULL when neither holds the hyper-parameters */
+static cJSON *config_object(const oc_st_file *f, const char *key, cJSON **root)
+{
+    *root = NULL;
+    const char *js = oc_st_meta(f, key);
+    if (!js) return NULL;
+    cJSON *r = cJSON_Parse(js);
+    if (!cJSON_IsObject(r)) {
+        cJSON_Delete(r);
+        return NULL;
+    }
+    *root = r;
+    if (cJSON_GetObjectItemCaseSensitive(r, "dec_layers") ||
+        cJSON_GetObjectItemCaseSensitive(r, "resolution"))
+        return r;
+    cJSON *it;
+    cJSON_ArrayForEach(it, r)
+    {
+        if (cJSON_IsObject(it) && (cJSON_GetObjectItemCaseSensitive(it, "dec_layers") ||
+                                   cJSON_GetObjectItemCaseSensitive(it, "resolution")))
+            return it;
+    }
+    return NULL;
+}
+
+static const char *src_meta(const oc_st_file *f, cJSON *const *cfgs, int ncfg, const char *key,
+                            char *buf, size_t n)
 {
     const char *v = oc_st_meta(f, key);
     if (v) return v;
-    const cJSON *j = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, key) : NULL;
-    if (!j) return NULL;
-    if (cJSON_IsNumber(j)) {
-        snprintf(buf, n, "%g", j->valuedouble);
+    for (int i = 0; i < ncfg; i++) {
+        const cJSON *j = cfgs[i] ? cJSON_GetObjectItemCaseSensitive(cfgs[i], key) : NULL;
+        if (!j || cJSON_IsNull(j)) continue;
+        if (cJSON_IsNumber(j)) {
+            snprintf(buf, n, "%g", j->valuedouble);
+            return buf;
+        }
+        if (cJSON_IsBool(j)) continue;
+        char *s = cJSON_PrintUnformatted(j);
+        if (!s) return NULL;
+        snprintf(buf, n, "%s", s);
+        free(s);
         return buf;
     }
-    char *s = cJSON_PrintUnformatted(j);
-    if (!s) return NULL;
-    snprintf(buf, n, "%s", s);
-    free(s);
-    return buf;
+    return NULL;
 }
 
 oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out)
 {
     const char *path = oc_st_path(src);
-    const char *cj = oc_st_meta(src, "config");
-    cJSON *cfg = cj ? cJSON_Parse(cj) : NULL;
-    if (cfg && !cJSON_IsObject(cfg)) {
-        cJSON_Delete(cfg);
-        cfg = NULL;
-    }
+    cJSON *roots[2], *cfgs[2];
+    cfgs[0] = config_object(src, "config", &roots[0]);
+    cfgs[1] = config_object(src, "args", &roots[1]);
+    cJSON *cfg = cfgs[0] ? cfgs[0] : cfgs[1];
     /* the variant: given, else from the position grid and decoder depth of a real config */
     const rf_variant *v = NULL;
     if (scale && *scale) {
         v = rf_find_variant(scale);
         if (!v) {
-            cJSON_Delete(cfg);
+            cJSON_Delete(roots[0]), cJSON_Delete(roots[1]);
             return oc_error(OC_ERR_INVALID_ARG, "%s: unknown RF-DETR variant '%s' (nano, small, "
                             "medium)", path, scale);
         }
@@ -414,7 +442,7 @@ oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out
     const oc_st_tensor *pos = oc_st_find(src, "backbone.0.encoder.encoder.embeddings."
                                               "position_embeddings");
     if (!pos || pos->ndim != 3) {
-        cJSON_Delete(cfg);
+        cJSON_Delete(roots[0]), cJSON_Delete(roots[1]);
         return oc_error(OC_ERR_FORMAT, "%s: no 'backbone.0.encoder.encoder.embeddings."
                         "position_embeddings' [1, 1+g*g, C]: not an RF-DETR state_dict", path);
     }
@@ -425,17 +453,20 @@ oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out
         if (!oc_st_find(src, nm)) break;
     }
     if (!v && !oc_st_meta(src, "resolution") && !cfg) {
+        /* a bare state_dict: the variant whose position grid and depth it has */
         for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
             if (1 + (int64_t)variants[i].pes * variants[i].pes == pos->shape[1] &&
                 variants[i].dec_layers == ndec)
                 v = &variants[i];
-        if (!v)
+        if (!v) {
+            cJSON_Delete(roots[0]), cJSON_Delete(roots[1]);
             return oc_error(OC_ERR_FORMAT, "%s: no config metadata and the shapes (position "
                             "grid of %lld entries, %d decoder layers) match no variant: pass "
                             "--variant nano|small|medium", path, (long long)pos->shape[1], ndec);
+        }
     }
     oc_status st = OC_OK;
-    int64_t Q = 300;
+    int64_t Q = 300, res = 0;
     char buf[1024];
     /* hyper-parameters: the source's own keys first, then the variant's */
     static const char *const keys[] = {"resolution", "patch_size", "num_windows",
@@ -445,7 +476,7 @@ oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out
                                        "num_queries", "num_select", "class_logits",
                                        "out_feature_indexes", "dinov2"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == OC_OK; i++) {
-        const char *val = src_meta(src, cfg, keys[i], buf, sizeof buf);
+        const char *val = src_meta(src, cfgs, 2, keys[i], buf, sizeof buf);
         char vb[64];
         if (!val && v) {
             val = vb;
@@ -459,16 +490,13 @@ oc_status rf_convert(const oc_st_file *src, const char *scale, oc_st_writer *out
         }
         if (!val) continue;
         if (!strcmp(keys[i], "num_queries")) Q = strtoll(val, NULL, 10);
+        if (!strcmp(keys[i], "resolution")) res = strtoll(val, NULL, 10);
         st = oc_st_writer_meta(out, keys[i], val);
     }
-    cJSON_Delete(cfg);
+    cJSON_Delete(roots[0]), cJSON_Delete(roots[1]);
     if (st != OC_OK) return st;
     if (Q < 1 || Q > 100000)
         return oc_error(OC_ERR_FORMAT, "%s: num_queries %lld is out of range", path, (long long)Q);
-    int64_t res = 0;
-    const char *rv = oc_st_meta(src, "resolution");
-    if (rv) res = strtoll(rv, NULL, 10);
-    else if (v) res = v->res;
     oc_st_writer_meta(out, "ocellus.format_version", "1");
     oc_st_writer_meta(out, "ocellus.arch", "rfdetr");
     oc_st_writer_meta(out, "ocellus.task", "detect_detr");
