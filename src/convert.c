@@ -592,6 +592,59 @@ done:
     return st;
 }
 
+/* ---- the family of a state_dict from its tensor names ---- */
+static int has_prefix(const oc_st_file *f, const char *prefix)
+{
+    size_t l = strlen(prefix);
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++)
+        if (!strncmp(oc_st_tensor_at(f, i)->name, prefix, l)) return 1;
+    return 0;
+}
+
+void oc_convert_guess_family(const oc_st_file *f, char *arch, size_t cap, char *scale)
+{
+    arch[0] = 0;
+    if (scale) scale[0] = 0;
+    if (!f) return;
+    /* the reference implementations' module names (fixtures' README-*.md) */
+    if (has_prefix(f, "image_encoder.trunk.") && has_prefix(f, "sam_mask_decoder.")) {
+        snprintf(arch, cap, "sam2");
+        return;
+    }
+    if (has_prefix(f, "decoder.dec_score_head.") && has_prefix(f, "encoder.")) {
+        snprintf(arch, cap, "rtdetr");
+        return;
+    }
+    if (has_prefix(f, "transformer.decoder.layers.") && has_prefix(f, "backbone.0.encoder.")) {
+        snprintf(arch, cap, "rfdetr");
+        return;
+    }
+    /* ultralytics: a Detect head model.L.dfl; C2PSA's attention (model.L.m.0.attn) alone is
+     * YOLO11, attention in A2C2f blocks (model.L.m.0.0.attn) is YOLO12, neither with the head
+     * at layer 22 is YOLOv8 */
+    int detect = -1, c2psa = 0, area_attn = 0;
+    for (size_t i = 0; i < oc_st_num_tensors(f); i++) {
+        const char *s = oc_st_tensor_at(f, i)->name;
+        int L, n = 0;
+        if (sscanf(s, "model.%d.%n", &L, &n) != 1 || n == 0) continue;
+        const char *rest = s + n;
+        if (!strcmp(rest, "dfl.conv.weight") && L > detect) detect = L;
+        if (strstr(rest, "attn.qkv")) {
+            if (!strncmp(rest, "m.0.attn.qkv", 12)) c2psa = 1;
+            else area_attn = 1;
+        }
+    }
+    if (detect < 0) return;
+    if (area_attn) snprintf(arch, cap, "yolo12");
+    else if (c2psa) snprintf(arch, cap, "yolo11");
+    else if (detect == 22) snprintf(arch, cap, "yolov8");
+    if (!arch[0] || !scale) return;
+    const oc_st_tensor *t0 = oc_st_find(f, "model.0.conv.weight");
+    if (t0 && t0->ndim == 4)
+        oc_convert_guess_scale(arch, (int)t0->shape[0],
+                               oc_st_find(f, "model.2.m.1.cv1.conv.weight") != NULL, scale);
+}
+
 /* ---- safetensors state_dict ---- */
 oc_status oc_convert_state_dict(const char *in_path, const char *out_path, const char *arch_in,
                                 const char *scale_in, int num_classes)
@@ -639,6 +692,11 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
         snprintf(scale, sizeof scale, "%s", oc_st_meta(f, "ocellus.scale"));
     else if (!scale[0] && oc_st_meta(f, "scale"))
         snprintf(scale, sizeof scale, "%s", oc_st_meta(f, "scale"));
+    if (!arch[0]) { /* the other families' tensor names say who they are */
+        char guess[16];
+        oc_convert_guess_family(f, guess, sizeof guess, NULL);
+        if (guess[0] && !arch_known(guess)) snprintf(arch, sizeof arch, "%s", guess);
+    }
     if (!arch[0]) {
         st = oc_error(OC_ERR_INVALID_ARG, "%s: the architecture is needed (--arch yolo11|yolov8|"
                       "yolo12): the file's metadata has no 'config'", in_path);
@@ -659,8 +717,24 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
         goto done;
     }
     if (!arch_known(arch)) {
-        st = oc_error(OC_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (yolo11, "
-                      "yolov8, yolo12)", in_path, arch);
+        /* a family with its own converter (oc_arch.convert): it names tensors and writes the
+         * metadata; the result is checked by loading it, as below */
+        const oc_arch *a = oc_find_arch(arch);
+        if (!a || !a->convert) {
+            st = oc_error(OC_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (yolo11, "
+                          "yolov8, yolo12, or a family with a converter)", in_path, arch);
+            goto done;
+        }
+        oc_convert_options co = {scale_in, num_classes};
+        if (!(w = oc_st_writer_new())) {
+            st = oc_error(OC_ERR_NOMEM, "%s: out of memory", in_path);
+            goto done;
+        }
+        if ((st = a->convert(f, &co, w))) {
+            oc_error_prefix(st, "%s: ", in_path);
+            goto done;
+        }
+        st = save_and_verify(w, out_path);
         goto done;
     }
     if (!scale[0]) {
