@@ -82,6 +82,10 @@ struct oc_pk_file {
     oc_pk_value *root;
     oc_pk_storage **storages;
     size_t n_storages, cap_storages;
+    /* storages by key (open addressing; slots hold index + 1), so that a pickle naming a
+     * million storages costs a million lookups, not a million squared */
+    uint32_t *slots;
+    size_t n_slots;
 };
 
 #define CHUNK_BYTES ((size_t)64 * 1024)
@@ -120,7 +124,47 @@ void oc_pk_free(oc_pk_file *f)
         oc_free(c);
     }
     oc_free(f->storages);
+    oc_free(f->slots);
     oc_free(f);
+}
+
+static size_t key_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+const oc_pk_storage *oc_pk_find_storage(const oc_pk_file *f, const char *key)
+{
+    if (!f || !key || !f->n_slots) return NULL;
+    for (size_t i = key_hash(key) & (f->n_slots - 1);; i = (i + 1) & (f->n_slots - 1)) {
+        if (!f->slots[i]) return NULL;
+        const oc_pk_storage *s = f->storages[f->slots[i] - 1];
+        if (!strcmp(s->key, key)) return s;
+    }
+}
+
+/* add storages[n_storages - 1] to the table, growing it to stay at most half full */
+static int index_storage(oc_pk_file *f)
+{
+    if (f->n_storages * 2 > f->n_slots) {
+        size_t ns = f->n_slots ? f->n_slots * 2 : 128;
+        uint32_t *nt = oc_calloc(ns, sizeof *nt);
+        if (!nt) return -1;
+        for (size_t j = 0; j + 1 < f->n_storages; j++) {
+            size_t i = key_hash(f->storages[j]->key) & (ns - 1);
+            while (nt[i]) i = (i + 1) & (ns - 1);
+            nt[i] = (uint32_t)(j + 1);
+        }
+        oc_free(f->slots);
+        f->slots = nt;
+        f->n_slots = ns;
+    }
+    size_t i = key_hash(f->storages[f->n_storages - 1]->key) & (f->n_slots - 1);
+    while (f->slots[i]) i = (i + 1) & (f->n_slots - 1);
+    f->slots[i] = (uint32_t)f->n_storages;
+    return 0;
 }
 
 const oc_pk_value *oc_pk_root(const oc_pk_file *f) { return f ? f->root : NULL; }
@@ -602,41 +646,42 @@ static oc_status persistent_load(pk *k, oc_pk_value *pid)
     int sub = storage_sub(a[1]);
     /* the same key again: the same storage (shared by several tensors) */
     oc_pk_file *f = k->f;
-    for (size_t i = 0; i < f->n_storages; i++) {
-        oc_pk_storage *s = f->storages[i];
-        if (strcmp(s->key, a[2]->u.str.s)) continue;
+    const oc_pk_storage *s = oc_pk_find_storage(f, a[2]->u.str.s);
+    if (s) {
         if (strcmp(s->type_name, k_storages[sub].name) || s->numel != (uint64_t)a[4]->u.i)
             return bad(k, "storage '%s' is declared twice, as %s of %llu and as %s of %lld "
                        "elements", s->key, s->type_name, (unsigned long long)s->numel,
                        k_storages[sub].name, (long long)a[4]->u.i);
         oc_pk_value *v = new_value(k, OC_PK_STORAGE);
         if (!v) return nomem(k);
-        v->u.storage = s;
+        v->u.storage = (oc_pk_storage *)s; /* values do not modify it */
         return push(k, v);
     }
     uint64_t bytes;
     if (!oc_mul_u64((uint64_t)a[4]->u.i, k_storages[sub].size, &bytes) || bytes > ((uint64_t)1 << 53))
         return bad(k, "storage '%s': %lld elements of %zu bytes is too large", a[2]->u.str.s,
                    (long long)a[4]->u.i, k_storages[sub].size);
-    oc_pk_storage *s = arena_alloc(f, sizeof *s);
+    oc_pk_storage *ns = arena_alloc(f, sizeof *ns);
     oc_pk_value *v = new_value(k, OC_PK_STORAGE);
-    if (!s || !v) return nomem(k);
-    s->type_name = k_storages[sub].name;
-    s->dtype = k_storages[sub].dtype;
-    s->elem_size = k_storages[sub].size;
-    s->key = a[2]->u.str.s;
-    s->location = a[3]->u.str.s;
-    s->numel = (uint64_t)a[4]->u.i;
-    s->index = (int)f->n_storages;
+    if (!ns || !v) return nomem(k);
+    if (f->n_storages >= ((size_t)1 << 31)) return bad(k, "too many storages");
+    ns->type_name = k_storages[sub].name;
+    ns->dtype = k_storages[sub].dtype;
+    ns->elem_size = k_storages[sub].size;
+    ns->key = a[2]->u.str.s;
+    ns->location = a[3]->u.str.s;
+    ns->numel = (uint64_t)a[4]->u.i;
+    ns->index = (int)f->n_storages;
     if (f->n_storages == f->cap_storages) {
         size_t nc = f->cap_storages ? f->cap_storages * 2 : 64;
-        oc_pk_storage **ns = oc_realloc(f->storages, nc * sizeof *ns);
-        if (!ns) return nomem(k);
-        f->storages = ns;
+        oc_pk_storage **grown = oc_realloc(f->storages, nc * sizeof *grown);
+        if (!grown) return nomem(k);
+        f->storages = grown;
         f->cap_storages = nc;
     }
-    f->storages[f->n_storages++] = s;
-    v->u.storage = s;
+    f->storages[f->n_storages++] = ns;
+    if (index_storage(f)) return nomem(k);
+    v->u.storage = ns;
     return push(k, v);
 }
 

@@ -85,6 +85,7 @@ void oc_pk_free(oc_pk_file *f);
 const oc_pk_value *oc_pk_root(const oc_pk_file *f);
 size_t oc_pk_num_storages(const oc_pk_file *f);
 const oc_pk_storage *oc_pk_storage_at(const oc_pk_file *f, size_t i);
+const oc_pk_storage *oc_pk_find_storage(const oc_pk_file *f, const char *key); /* NULL: none */
 
 /* Lookups and printing (all bounded by OC_PK_MAX_DEPTH; never recurse further). */
 const oc_pk_value *oc_pk_dict_get(const oc_pk_value *dict, const char *key); /* str keys */

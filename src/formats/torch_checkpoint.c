@@ -303,9 +303,7 @@ static oc_status open_legacy(oc_pt_file *f)
     }
     for (size_t i = 0; !st && i < keys->u.seq.n; i++) {
         const oc_pk_value *k = keys->u.seq.v[i];
-        const oc_pk_storage *s = NULL;
-        for (size_t j = 0; k->type == OC_PK_STR && j < ns; j++)
-            if (!strcmp(oc_pk_storage_at(f->pk, j)->key, k->u.str.s)) s = oc_pk_storage_at(f->pk, j);
+        const oc_pk_storage *s = k->type == OC_PK_STR ? oc_pk_find_storage(f->pk, k->u.str.s) : NULL;
         if (!s || f->entry[s->index] >= 0) {
             st = oc_error(OC_ERR_FORMAT, "%s: storage key %zu is not a storage of the object, or "
                           "comes twice", f->name, i);

@@ -281,6 +281,74 @@ static void test_pickle_length_limit(void **state)
     assert_non_null(strstr(oc_last_error(), "limit"));
 }
 
+/* storage persistent ids: a key seen again is the same storage, if declared the same way;
+ * many distinct storages cost linear time */
+static size_t put_storage(uint8_t *b, const char *key, int count)
+{
+    size_t n = 0;
+    n += (size_t)sprintf((char *)b + n, "(X\x07%c%c%cstorage", 0, 0, 0);
+    n += (size_t)sprintf((char *)b + n, "ctorch\nFloatStorage\n");
+    b[n++] = 'X';
+    b[n++] = (uint8_t)strlen(key);
+    b[n++] = 0;
+    b[n++] = 0;
+    b[n++] = 0;
+    memcpy(b + n, key, strlen(key));
+    n += strlen(key);
+    memcpy(b + n, "X\x03\x00\x00\x00" "cpuK", 9);
+    n += 9;
+    b[n++] = (uint8_t)count;
+    b[n++] = 't';
+    b[n++] = 'Q';
+    return n;
+}
+
+static void test_storages(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    uint8_t *b = malloc((size_t)N * 64 + 16);
+    size_t n = 0;
+    b[n++] = 0x80;
+    b[n++] = 2;
+    b[n++] = ']';
+    b[n++] = '(';
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        n += put_storage(b + n, key, i % 200);
+    }
+    n += put_storage(b + n, "17", 17); /* the same again */
+    b[n++] = 'e';
+    b[n++] = '.';
+    clock_t t0 = clock();
+    oc_pk_file *f = load_ok(b, n);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    fprintf(stderr, "%d storages unpickled in %.2f s\n", N, secs);
+    assert_true(secs < 10.0);
+    assert_int_equal(oc_pk_num_storages(f), N);
+    const oc_pk_value *r = oc_pk_root(f);
+    assert_int_equal(r->u.seq.n, N + 1);
+    assert_ptr_equal(r->u.seq.v[17]->u.storage, r->u.seq.v[N]->u.storage);
+    const oc_pk_storage *s = oc_pk_find_storage(f, "199999");
+    assert_non_null(s);
+    assert_int_equal(s->index, 199999);
+    assert_int_equal(s->numel, 199999 % 200);
+    assert_null(oc_pk_find_storage(f, "200000"));
+    oc_pk_free(f);
+    /* the same key with another count */
+    n = 0;
+    b[n++] = 0x80;
+    b[n++] = 2;
+    b[n++] = '(';
+    n += put_storage(b + n, "0", 6);
+    n += put_storage(b + n, "0", 7);
+    b[n++] = 't';
+    b[n++] = '.';
+    load_bad(b, n, "storage '0' is declared twice, as FloatStorage of 6");
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_shared_subtrees),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_pickle_length_limit),
+        cmocka_unit_test(test_storages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
