@@ -717,24 +717,8 @@ oc_status oc_convert_state_dict_file(const oc_st_file *f, const char *in_path,
         goto done;
     }
     if (!arch_known(arch)) {
-        /* a family with its own converter (oc_arch.convert): it names tensors and writes the
-         * metadata; the result is checked by loading it, as below */
-        const oc_arch *a = oc_find_arch(arch);
-        if (!a || !a->convert) {
-            st = oc_error(OC_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (yolo11, "
-                          "yolov8, yolo12, or a family with a converter)", in_path, arch);
-            goto done;
-        }
-        oc_convert_options co = {scale_in, num_classes};
-        if (!(w = oc_st_writer_new())) {
-            st = oc_error(OC_ERR_NOMEM, "%s: out of memory", in_path);
-            goto done;
-        }
-        if ((st = a->convert(f, &co, w))) {
-            oc_error_prefix(st, "%s: ", in_path);
-            goto done;
-        }
-        st = save_and_verify(w, out_path);
+        st = oc_error(OC_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (yolo11, "
+                      "yolov8, yolo12, or a family with a converter)", in_path, arch);
         goto done;
     }
     if (!scale[0]) {
