@@ -953,13 +953,22 @@ oc_status rtdetr_copy_tensors(const rtdetr_hp *hp, const oc_st_file *src, const 
     b.file = src;
     walk(&b, 0, OC_NONE);
     if (b.st) return b.st;
-    /* every float tensor as it is (the loader folds and fuses); training counters dropped */
+    /* every float tensor as it is (the loader folds and fuses; F64 becomes F32); training
+     * counters and other integer tensors dropped */
     for (size_t i = 0; i < oc_st_num_tensors(src); i++) {
         const oc_st_tensor *t = oc_st_tensor_at(src, i);
         size_t L = strlen(t->name);
         if (L >= 19 && !strcmp(t->name + L - 19, "num_batches_tracked")) continue;
-        if (t->dtype != OC_DT_F32 && t->dtype != OC_DT_F16 && t->dtype != OC_DT_BF16) continue;
-        oc_status st = oc_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data);
+        oc_status st = OC_OK;
+        if (t->dtype == OC_DT_F64) { /* written as F32 (the model computes in float32) */
+            float *x = oc_malloc((size_t)t->numel * sizeof(float) + 1);
+            if (!x) return oc_error(OC_ERR_NOMEM, "%s: out of memory", path);
+            st = oc_st_to_f32(src, t, x);
+            if (!st) st = oc_st_writer_add(wr, t->name, OC_DT_F32, t->ndim, t->shape, x);
+            oc_free(x);
+        } else if (t->dtype == OC_DT_F32 || t->dtype == OC_DT_F16 || t->dtype == OC_DT_BF16) {
+            st = oc_st_writer_add(wr, t->name, t->dtype, t->ndim, t->shape, t->data);
+        }
         if (st) return st;
     }
     return OC_OK;
