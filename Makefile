@@ -15,11 +15,11 @@ VERSION   := $(shell sed -n 's/.*oc_version(void) { return "\([0-9.]*\)".*/\1/p'
 SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 
 WARN    := -Wall -Wextra -Werror
-CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -D_GNU_SOURCE \
+CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -fPIC -D_GNU_SOURCE \
               -Iinclude -Isrc -Iops $(SAN) $(CFLAGS)
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
-LDLIBS_ALL := -fopenmp -lopenblas -lpng -ljpeg -lcjson -lzip -lm -lpthread $(SAN) $(LDFLAGS)
+LDLIBS_ALL := -lopenblas -lpng -ljpeg -lcjson -lzip -lm -lpthread $(SAN) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c ops/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

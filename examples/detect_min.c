@@ -2,7 +2,7 @@
  *
  * Build (from the repository root, after `make`):
  *   cc -std=c11 -O2 examples/detect_min.c -Iinclude build/libocellus.a \
- *      -fopenmp -lopenblas -lpng -ljpeg -lcjson -lm -lpthread -o detect_min
+ *      -lopenblas -lpng -ljpeg -lcjson -lm -lpthread -o detect_min
  * or, once installed (`make install`):
  *   cc examples/detect_min.c $(pkg-config --cflags --libs --static ocellus) -o detect_min
  * Run:

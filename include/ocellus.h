@@ -85,6 +85,13 @@ const char *oc_isa_name(oc_isa isa);
 /* Default thread count for new sessions: OCELLUS_NUM_THREADS, else all cores. n >= 1. */
 oc_status oc_set_num_threads(int n);
 int oc_get_num_threads(void);
+/* How long, in microseconds, an idle kernel thread spins before it sleeps (default 20; also
+ * OCELLUS_SPIN=<us>|passive|active). Threads sleep on a futex after the spin, so on a machine
+ * shared with other jobs they do not burn the time the thread with the work needs; a user who
+ * owns the cores can set a longer spin (e.g. 1000) to save the wake-up latency between
+ * kernels. 0 = sleep at once. */
+oc_status oc_set_spin_us(int us);
+int oc_get_spin_us(void);
 
 /* ---- Images -------------------------------------------------------------------------- */
 typedef struct {

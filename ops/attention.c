@@ -3,9 +3,9 @@
  * sum / accumulator; memory O(block). The SIMD paths (attention_avx2.c, attention_avx512.c,
  * template h4_attn_tmpl.h) pack q / k / v tiles and run register-blocked products. */
 #include "h4_attn.h"
+#include "parallel.h"
 
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #define OC_ATT_SBK 64
@@ -89,6 +89,35 @@ static void attn_row_scalar(const oc_attn_desc *d, const float *qi, const float 
     for (int c = 0; c < DV; c++) oi[(int64_t)c * d->o_sd] = acc[c] * inv;
 }
 
+typedef struct {
+    const oc_attn_desc *d;
+    const float *q, *k, *v;
+    float *o;
+    char *scratch;
+    size_t per;
+    int on_stack;
+} attn_ref_job;
+
+static void attn_ref_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    const attn_ref_job *j = arg;
+    const oc_attn_desc *d = j->d;
+    float stackbuf[OC_ATT_SBK + OC_ATT_STACK_DV];
+    float *sc = j->on_stack ? stackbuf : (float *)(j->scratch + j->per * (size_t)tid);
+    float *acc = sc + OC_ATT_SBK;
+    for (int64_t r = r0; r < r1; r++) {
+        int i = (int)(r % d->lq);
+        int h = (int)((r / d->lq) % d->heads);
+        int b = (int)(r / ((int64_t)d->lq * d->heads));
+        const float *qi = j->q + b * d->q_sb + h * d->q_sh + (int64_t)i * d->q_st;
+        const float *kb = j->k + b * d->k_sb + h * d->k_sh;
+        const float *vb = j->v + b * d->v_sb + h * d->v_sh;
+        const float *br = d->bias ? d->bias + b * d->bias_sb + h * d->bias_sh + (int64_t)i * d->bias_sq : NULL;
+        float *oi = j->o + b * d->o_sb + h * d->o_sh + (int64_t)i * d->o_st;
+        attn_row_scalar(d, qi, kb, vb, br, oi, sc, acc);
+    }
+}
+
 void oc_attention(const oc_ctx *ctx, const oc_attn_desc *d, const float *q, const float *k,
                   const float *v, float *o)
 {
@@ -117,19 +146,6 @@ void oc_attention(const oc_ctx *ctx, const oc_attn_desc *d, const float *q, cons
     const int on_stack = d->dv <= OC_ATT_STACK_DV;
     if (!on_stack && per * (size_t)nt > ctx->scratch_bytes) return; /* scratch contract broken */
     const int64_t rows = (int64_t)d->batch * d->heads * d->lq;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int i = (int)(r % d->lq);
-        int h = (int)((r / d->lq) % d->heads);
-        int b = (int)(r / ((int64_t)d->lq * d->heads));
-        float stackbuf[OC_ATT_SBK + OC_ATT_STACK_DV];
-        float *sc = on_stack ? stackbuf : (float *)((char *)ctx->scratch + per * (size_t)omp_get_thread_num());
-        float *acc = sc + OC_ATT_SBK;
-        const float *qi = q + b * d->q_sb + h * d->q_sh + (int64_t)i * d->q_st;
-        const float *kb = k + b * d->k_sb + h * d->k_sh;
-        const float *vb = v + b * d->v_sb + h * d->v_sh;
-        const float *br = d->bias ? d->bias + b * d->bias_sb + h * d->bias_sh + (int64_t)i * d->bias_sq : NULL;
-        float *oi = o + b * d->o_sb + h * d->o_sh + (int64_t)i * d->o_st;
-        attn_row_scalar(d, qi, kb, vb, br, oi, sc, acc);
-    }
+    attn_ref_job j = {d, q, k, v, o, ctx->scratch, per, on_stack};
+    oc_parallel_for(nt, rows, 0, attn_ref_rows, &j);
 }

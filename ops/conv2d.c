@@ -13,11 +13,9 @@
  *    residual into the store of the last k block. */
 #include "conv_impl.h"
 #include "internal.h"
+#include "parallel.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 enum { CW_SCALAR = 0, CW_GEMM = 1, CW_DW = 2 };
 
@@ -25,9 +23,9 @@ struct oc_conv2d_weights {
     oc_conv2d_desc d;
     oc_isa isa;
     int mode;
-    float *w;       /* [cout][cin/g][kh][kw] (scalar and depthwise paths) */
-    float *bias;    /* [cout] or NULL */
-    float *ap;      /* GEMM path: per group, ceil(mg/MR) panels of [K][MR] */
+    float * w;       /* [cout][cin/g][kh][kw] (scalar and depthwise paths) */
+    float * bias;    /* [cout] or NULL */
+    float * ap;      /* GEMM path: per group, ceil(mg/MR) panels of [K][MR] */
     int mg, kdim;   /* rows (cout/g) and depth (cin/g*kh*kw) of one group's GEMM */
     size_t ap_group; /* floats per group in ap */
     size_t bytes;
@@ -102,7 +100,7 @@ oc_status oc_conv2d_prepack(const oc_conv2d_desc *d, const float *weight, const 
     if (!cw) return oc_error(OC_ERR_NOMEM, "conv2d_prepack: out of memory");
     cw->d = *d;
     cw->isa = isa;
-    cw->bytes = sizeof *cw;
+    cw->bytes = sizeof * cw;
     int cg = d->cin / d->groups;
     size_t wn = (size_t)d->cout * cg * d->kh * d->kw;
     cw->mg = d->cout / d->groups;
@@ -251,16 +249,36 @@ static void conv_plane_ref(const oc_conv2d_desc *d, const float *wt, float bias,
     }
 }
 
-static void conv_scalar(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
-                        int h, int w, float *y, const float *residual, int oh, int ow)
+typedef struct {
+    const oc_conv2d_weights *cw;
+    const oc_conv2d_desc *d;
+    const float *x;
+    float *y;
+    const float *residual;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    size_t wsz;
+    size_t plane;
+} conv_scalar_planes_job;
+
+static void conv_scalar_planes(void *arg, int64_t first, int64_t last, int tid)
 {
-    const oc_conv2d_desc *d = &cw->d;
-    int cg = d->cin / d->groups;
-    size_t wsz = (size_t)cg * d->kh * d->kw;
-    size_t plane = (size_t)oh * ow;
-    int64_t total = (int64_t)n * d->cout;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(dynamic, 1)
-    for (int64_t t = 0; t < total; t++) {
+    const conv_scalar_planes_job *job = arg;
+    const oc_conv2d_weights *cw = job->cw;
+    const oc_conv2d_desc *d = job->d;
+    const float *x = job->x;
+    float *y = job->y;
+    const float *residual = job->residual;
+    int h = job->h;
+    int w = job->w;
+    int oh = job->oh;
+    int ow = job->ow;
+    size_t wsz = job->wsz;
+    size_t plane = job->plane;
+    (void)tid;
+    for (int64_t t = first; t < last; t++) {
         int img = (int)(t / d->cout), co = (int)(t % d->cout);
         size_t yo = ((size_t)img * d->cout + co) * plane;
         conv_plane_ref(d, cw->w + (size_t)co * wsz, cw->bias ? cw->bias[co] : 0.0f,
@@ -269,15 +287,51 @@ static void conv_scalar(const oc_ctx *ctx, const oc_conv2d_weights *cw, const fl
     }
 }
 
-/* ---- depthwise (SIMD plane kernels) --------------------------------------------------- */
-static void conv_dw(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
-                    int h, int w, float *y, const float *residual, int oh, int ow)
+static void conv_scalar(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
+                        int h, int w, float *y, const float *residual, int oh, int ow)
 {
     const oc_conv2d_desc *d = &cw->d;
-    size_t plane = (size_t)oh * ow, iplane = (size_t)h * w, ksz = (size_t)d->kh * d->kw;
+    int cg = d->cin / d->groups;
+    size_t wsz = (size_t)cg * d->kh * d->kw;
+    size_t plane = (size_t)oh * ow;
     int64_t total = (int64_t)n * d->cout;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t t = 0; t < total; t++) {
+    conv_scalar_planes_job job = {cw, d, x, y, residual, h, w, oh, ow, wsz, plane};
+    oc_parallel_for(ctx->nthreads, total, 1, conv_scalar_planes, &job);
+}
+
+/* ---- depthwise (SIMD plane kernels) --------------------------------------------------- */
+typedef struct {
+    const oc_conv2d_weights *cw;
+    const oc_conv2d_desc *d;
+    const float *x;
+    float *y;
+    const float *residual;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    size_t plane;
+    size_t iplane;
+    size_t ksz;
+} conv_dw_planes_job;
+
+static void conv_dw_planes(void *arg, int64_t first, int64_t last, int tid)
+{
+    const conv_dw_planes_job *job = arg;
+    const oc_conv2d_weights *cw = job->cw;
+    const oc_conv2d_desc *d = job->d;
+    const float *x = job->x;
+    float *y = job->y;
+    const float *residual = job->residual;
+    int h = job->h;
+    int w = job->w;
+    int oh = job->oh;
+    int ow = job->ow;
+    size_t plane = job->plane;
+    size_t iplane = job->iplane;
+    size_t ksz = job->ksz;
+    (void)tid;
+    for (int64_t t = first; t < last; t++) {
         int co = (int)(t % d->cout);
         const float *xp = x + (size_t)t * iplane;
         float *yp = y + (size_t)t * plane;
@@ -290,14 +344,65 @@ static void conv_dw(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float 
     }
 }
 
+static void conv_dw(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
+                    int h, int w, float *y, const float *residual, int oh, int ow)
+{
+    const oc_conv2d_desc *d = &cw->d;
+    size_t plane = (size_t)oh * ow, iplane = (size_t)h * w, ksz = (size_t)d->kh * d->kw;
+    int64_t total = (int64_t)n * d->cout;
+    conv_dw_planes_job job = {cw, d, x, y, residual, h, w, oh, ow, plane, iplane, ksz};
+    oc_parallel_for(ctx->nthreads, total, 0, conv_dw_planes, &job);
+}
+
 /* ---- GEMM path ------------------------------------------------------------------------ */
+typedef struct {
+    const oc_ctx *ctx;
+    const oc_conv2d_weights *cw;
+    const float *x, *residual;
+    float *y;
+    int h, w, oh, ow, mchunks, nb, bsz, ppc, pointwise;
+    oc_pack_b_fn pack;
+} conv_gemm_job;
+
+static void conv_gemm_items(void *arg, int64_t i0, int64_t i1, int tid)
+{
+    const conv_gemm_job *j = arg;
+    const oc_conv2d_weights *cw = j->cw;
+    const oc_conv2d_desc *d = &cw->d;
+    int mr = oc_isa_mr(cw->isa);
+    int N = j->oh * j->ow, M = cw->mg, G = d->groups, cg = d->cin / G;
+    size_t iplane = (size_t)j->h * j->w, oplane = (size_t)N;
+    float *bbuf = (float *)j->ctx->scratch + (size_t)tid * oc_gemm_thread_scratch_floats();
+    for (int64_t it = i0; it < i1; it++) {
+        int mc = (int)(it % j->mchunks);
+        int64_t r = it / j->mchunks;
+        int cb = (int)(r % j->nb);
+        r /= j->nb;
+        int g = (int)(r % G);
+        int img = (int)(r / G);
+        oc_conv_pack_ctx pc = {d, j->x + ((size_t)img * d->cin + (size_t)g * cg) * iplane, j->h,
+                               j->w, j->oh, j->ow, j->pointwise};
+        size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
+        oc_gemm_job jb = {cw->isa, M, N, cw->kdim, cw->ap + (size_t)g * cw->ap_group,
+                          j->pack, &pc, j->y + cofs, N, 0.0f,
+                          cw->bias ? cw->bias + (size_t)g * M : NULL, NULL, NULL, N,
+                          d->act};
+        if (j->residual) jb.res = j->residual + cofs;
+        int m0 = mc * j->ppc * mr, m1 = (mc + 1) * j->ppc * mr;
+        if (m1 > M) m1 = M;
+        int n0 = cb * j->bsz, n1 = n0 + j->bsz;
+        if (n1 > N) n1 = N;
+        oc_gemm_job_block(&jb, m0, m1, n0, n1, bbuf);
+    }
+}
+
 static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const float *x, int n,
                       int h, int w, float *y, const float *residual, int oh, int ow)
 {
     const oc_conv2d_desc *d = &cw->d;
     int mr = oc_isa_mr(cw->isa), nr = oc_isa_nr(cw->isa);
     int N = oh * ow, M = cw->mg;
-    int G = d->groups, cg = d->cin / G;
+    int G = d->groups;
     int nth = ctx->nthreads;
     /* column blocks: even split of N into blocks of at most NC, rounded to NR */
     int nb = (N + OC_GEMM_NC - 1) / OC_GEMM_NC;
@@ -315,39 +420,108 @@ static void conv_gemm(const oc_ctx *ctx, const oc_conv2d_weights *cw, const floa
     int ppc = (mpanels + mchunks - 1) / mchunks; /* panels per chunk */
     mchunks = (mpanels + ppc - 1) / ppc;
     int64_t items = base_items * mchunks;
-    size_t per_thread = oc_gemm_thread_scratch_floats();
-    size_t iplane = (size_t)h * w, oplane = (size_t)N;
-    int pointwise = is_pointwise(d);
     oc_pack_b_fn pack = cw->isa == OC_ISA_AVX512 ? oc_conv_pack_b_avx512 : oc_conv_pack_b_avx2;
-#pragma omp parallel num_threads(nth)
-    {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *bbuf = (float *)ctx->scratch + (size_t)tid * per_thread;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < items; it++) {
-            int mc = (int)(it % mchunks);
-            int64_t r = it / mchunks;
-            int cb = (int)(r % nb);
-            r /= nb;
-            int g = (int)(r % G);
-            int img = (int)(r / G);
-            oc_conv_pack_ctx pc = {d, x + ((size_t)img * d->cin + (size_t)g * cg) * iplane, h,
-                                   w, oh, ow, pointwise};
-            size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
-            oc_gemm_job jb = {cw->isa, M, N, cw->kdim, cw->ap + (size_t)g * cw->ap_group,
-                              pack, &pc, y + cofs, N, 0.0f,
-                              cw->bias ? cw->bias + (size_t)g * M : NULL, NULL, NULL, N,
-                              d->act};
-            if (residual) jb.res = residual + cofs;
-            int m0 = mc * ppc * mr, m1 = (mc + 1) * ppc * mr;
-            if (m1 > M) m1 = M;
-            int n0 = cb * bsz, n1 = n0 + bsz;
-            if (n1 > N) n1 = N;
-            oc_gemm_job_block(&jb, m0, m1, n0, n1, bbuf);
+    conv_gemm_job j = {ctx, cw, x, residual, y, h, w, oh, ow, mchunks, nb, bsz, ppc,
+                       is_pointwise(d), pack};
+    oc_parallel_for(nth, items, 1, conv_gemm_items, &j);
+}
+
+/* per image: the padded input split into stride phases, one (channel, phase) plane per item */
+typedef struct {
+    const oc_conv2d_desc *d;
+    const float *xi;
+    float *xp;
+    int h, w, hq, wq;
+    size_t cstride, qplane;
+} phase_job;
+
+static void phase_split_planes(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    (void)tid;
+    const phase_job *j = arg;
+    const oc_conv2d_desc *d = j->d;
+    const float *xi = j->xi;
+    float *xp = j->xp;
+    int h = j->h, w = j->w, hq = j->hq, wq = j->wq;
+    int sh = d->stride_h, sw = d->stride_w, nphase = sh * sw;
+    size_t cstride = j->cstride, qplane = j->qplane, iplane = (size_t)h * w;
+    for (int64_t cpl = c0; cpl < c1; cpl++) {
+        int cp = (int)cpl;
+        int c = cp / nphase, ph = cp % nphase, a = ph / sw, b = ph % sw;
+        float *pp = xp + (size_t)c * cstride + (size_t)ph * qplane;
+        const float *src = xi + (size_t)c * iplane;
+        for (int q = 0; q < hq; q++) {
+            float *row = pp + (size_t)q * wq;
+            int sy = a + q * sh - d->pad_t; /* input row */
+            if (sy < 0 || sy >= h) {
+                memset(row, 0, (size_t)wq * sizeof(float));
+                continue;
+            }
+            const float *sr = src + (size_t)sy * w;
+            if (sw == 1) {
+                /* r: input column r - pad_l */
+                int lo = d->pad_l < wq ? d->pad_l : wq;
+                int hi = d->pad_l + w < wq ? d->pad_l + w : wq;
+                memset(row, 0, (size_t)lo * sizeof(float));
+                memcpy(row + lo, sr + (lo - d->pad_l), (size_t)(hi - lo) * sizeof(float));
+                memset(row + hi, 0, (size_t)(wq - hi) * sizeof(float));
+            } else {
+                /* r with 0 <= b + r*sw - pad_l < w */
+                int off = b - d->pad_l;
+                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int hi = off >= w ? 0 : (w - off + sw - 1) / sw;
+                if (lo > wq) lo = wq;
+                if (hi > wq) hi = wq;
+                if (hi < lo) hi = lo;
+                int r = 0;
+                for (; r < lo; r++) row[r] = 0.0f;
+                const float *sp = sr + off;
+                if (sw == 2)
+                    for (; r < hi; r++) row[r] = sp[2 * r];
+                else
+                    for (; r < hi; r++) row[r] = sp[(ptrdiff_t)r * sw];
+                for (; r < wq; r++) row[r] = 0.0f;
+            }
         }
+    }
+}
+
+typedef struct {
+    const oc_conv2d_weights *cw;
+    const float *xp;
+    const int32_t *koff;
+    float *y;
+    const float *residual;
+    int img, wq, ow;
+    size_t oplane, cstride;
+    int nv, nb, bsz, ppc, mchunks;
+} implicit_job;
+
+/* tiles of (group, virtual column block, row chunk), each running the whole K */
+static void implicit_items(void *arg, int64_t i0, int64_t i1, int tid)
+{
+    (void)tid;
+    const implicit_job *j = arg;
+    const oc_conv2d_weights *cw = j->cw;
+    const oc_conv2d_desc *d = &cw->d;
+    int mr = oc_isa_mr(cw->isa), M = cw->mg, cg = d->cin / d->groups;
+    size_t oplane = j->oplane;
+    for (int64_t it = i0; it < i1; it++) {
+        int mc = (int)(it % j->mchunks);
+        int64_t r = it / j->mchunks;
+        int cb = (int)(r % j->nb);
+        int g = (int)(r / j->nb);
+        size_t cofs = ((size_t)j->img * d->cout + (size_t)g * M) * oplane;
+        oc_conv_implicit_job jb = {j->xp + (size_t)g * cg * j->cstride, j->koff, cw->kdim, j->wq,
+                                   j->ow, (int64_t)oplane, cw->ap + (size_t)g * cw->ap_group,
+                                   j->y + cofs, j->residual ? j->residual + cofs : NULL,
+                                   cw->bias ? cw->bias + (size_t)g * M : NULL, d->act};
+        int m0 = mc * j->ppc * mr, m1 = m0 + j->ppc * mr;
+        if (m1 > M) m1 = M;
+        int v0 = cb * j->bsz, v1 = v0 + j->bsz;
+        if (v1 > j->nv) v1 = j->nv;
+        if (cw->isa == OC_ISA_AVX512) oc_conv_implicit_block_avx512(&jb, m0, m1, v0, v1);
+        else oc_conv_implicit_block_avx2(&jb, m0, m1, v0, v1);
     }
 }
 
@@ -363,7 +537,7 @@ static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const 
 {
     const oc_conv2d_desc *d = &cw->d;
     int mr = oc_isa_mr(cw->isa), nr = oc_isa_nr(cw->isa);
-    int G = d->groups, cg = d->cin / G, M = cw->mg, K = cw->kdim;
+    int G = d->groups, M = cw->mg, K = cw->kdim;
     int sh = d->stride_h, sw = d->stride_w;
     int hq, wq;
     phase_dims(d, h, w, &hq, &wq);
@@ -398,69 +572,56 @@ static void conv_implicit(const oc_ctx *ctx, const oc_conv2d_weights *cw, const 
     size_t iplane = (size_t)h * w, oplane = (size_t)oh * ow;
     int nphase = sh * sw;
     for (int img = 0; img < n; img++) {
-        const float *xi = x + (size_t)img * d->cin * iplane;
-#pragma omp parallel num_threads(nth)
-        {
-#pragma omp for schedule(static)
-            for (int cp = 0; cp < d->cin * nphase; cp++) {
-                int c = cp / nphase, ph = cp % nphase, a = ph / sw, b = ph % sw;
-                float *pp = xp + (size_t)c * cstride + (size_t)ph * qplane;
-                const float *src = xi + (size_t)c * iplane;
-                for (int q = 0; q < hq; q++) {
-                    float *row = pp + (size_t)q * wq;
-                    int sy = a + q * sh - d->pad_t; /* input row */
-                    if (sy < 0 || sy >= h) {
-                        memset(row, 0, (size_t)wq * sizeof(float));
-                        continue;
-                    }
-                    const float *sr = src + (size_t)sy * w;
-                    if (sw == 1) {
-                        /* r: input column r - pad_l */
-                        int lo = d->pad_l < wq ? d->pad_l : wq;
-                        int hi = d->pad_l + w < wq ? d->pad_l + w : wq;
-                        memset(row, 0, (size_t)lo * sizeof(float));
-                        memcpy(row + lo, sr + (lo - d->pad_l), (size_t)(hi - lo) * sizeof(float));
-                        memset(row + hi, 0, (size_t)(wq - hi) * sizeof(float));
-                    } else {
-                        /* r with 0 <= b + r*sw - pad_l < w */
-                        int off = b - d->pad_l;
-                        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                        int hi = off >= w ? 0 : (w - off + sw - 1) / sw;
-                        if (lo > wq) lo = wq;
-                        if (hi > wq) hi = wq;
-                        if (hi < lo) hi = lo;
-                        int r = 0;
-                        for (; r < lo; r++) row[r] = 0.0f;
-                        const float *sp = sr + off;
-                        if (sw == 2)
-                            for (; r < hi; r++) row[r] = sp[2 * r];
-                        else
-                            for (; r < hi; r++) row[r] = sp[(ptrdiff_t)r * sw];
-                        for (; r < wq; r++) row[r] = 0.0f;
-                    }
+        phase_job pj = {d, x + (size_t)img * d->cin * iplane, xp, h, w, hq, wq, cstride,
+                        qplane};
+        oc_parallel_for(nth, (int64_t)d->cin * nphase, 0, phase_split_planes, &pj);
+        memset(xp + (size_t)d->cin * cstride, 0, tail * sizeof(float));
+        implicit_job ij = {cw, xp, koff, y, residual, img, wq, ow, oplane, cstride,
+                           nv, nb, bsz, ppc, mchunks};
+        oc_parallel_for(nth, items, 1, implicit_items, &ij);
+    }
+}
+
+typedef struct {
+    const oc_conv2d_weights *cw;
+    const float *x, *residual;
+    float *y;
+    int h, w, oh, ow;
+} conv_unpacked_job;
+
+/* one output channel per item through the GEMM panels: direct loops */
+static void conv_unpacked_planes(void *arg, int64_t t0, int64_t t1, int tid)
+{
+    (void)tid;
+    const conv_unpacked_job *j = arg;
+    const oc_conv2d_weights *cw = j->cw;
+    const oc_conv2d_desc *dd = &cw->d;
+    const float *x = j->x, *residual = j->residual;
+    float *y = j->y;
+    int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    int mr = oc_isa_mr(cw->isa), cg = dd->cin / dd->groups;
+    size_t plane = (size_t)oh * ow;
+    for (int64_t t = t0; t < t1; t++) {
+        int img = (int)(t / dd->cout), co = (int)(t % dd->cout);
+        int g = co / cw->mg, row = co % cw->mg;
+        const float *ap = cw->ap + (size_t)g * cw->ap_group +
+                          (size_t)(row / mr) * mr * cw->kdim + row % mr;
+        float *yp = y + ((size_t)img * dd->cout + co) * plane;
+        const float *xg = x + ((size_t)img * dd->cin + (size_t)g * cg) * h * w;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                float s = 0.0f;
+                for (int k = 0; k < cw->kdim; k++) {
+                    int ci = k / (dd->kh * dd->kw), rr = k % (dd->kh * dd->kw);
+                    int iy = oy * dd->stride_h - dd->pad_t + (rr / dd->kw) * dd->dil_h;
+                    int ix = ox * dd->stride_w - dd->pad_l + (rr % dd->kw) * dd->dil_w;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                    s += ap[(size_t)k * mr] * xg[((size_t)ci * h + iy) * w + ix];
                 }
+                float v = oc_act_scalar(dd->act, s + (cw->bias ? cw->bias[co] : 0.0f));
+                size_t o = (size_t)oy * ow + ox;
+                yp[o] = residual ? v + residual[((size_t)img * dd->cout + co) * plane + o] : v;
             }
-#pragma omp single
-            memset(xp + (size_t)d->cin * cstride, 0, tail * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t it = 0; it < items; it++) {
-                int mc = (int)(it % mchunks);
-                int64_t r = it / mchunks;
-                int cb = (int)(r % nb);
-                int g = (int)(r / nb);
-                size_t cofs = ((size_t)img * d->cout + (size_t)g * M) * oplane;
-                oc_conv_implicit_job jb = {xp + (size_t)g * cg * cstride, koff, K, wq, ow,
-                                           (int64_t)oplane, cw->ap + (size_t)g * cw->ap_group,
-                                           y + cofs, residual ? residual + cofs : NULL,
-                                           cw->bias ? cw->bias + (size_t)g * M : NULL, d->act};
-                int m0 = mc * ppc * mr, m1 = m0 + ppc * mr;
-                if (m1 > M) m1 = M;
-                int v0 = cb * bsz, v1 = v0 + bsz;
-                if (v1 > nv) v1 = nv;
-                if (cw->isa == OC_ISA_AVX512) oc_conv_implicit_block_avx512(&jb, m0, m1, v0, v1);
-                else oc_conv_implicit_block_avx2(&jb, m0, m1, v0, v1);
-            }
-        }
     }
 }
 
@@ -489,36 +650,8 @@ void oc_conv2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const oc_conv2d_weigh
         }
         /* not enough scratch: fall through to the (slow) reference, which needs none; the
          * reference needs the unpacked weights, so unpack them from the panels on the fly */
-        int mr = oc_isa_mr(cw->isa);
-        const oc_conv2d_desc *dd = &cw->d;
-        size_t plane = (size_t)oh * ow;
-        int cg = dd->cin / dd->groups;
-        int64_t total = (int64_t)n * dd->cout;
-#pragma omp parallel for num_threads(c1.nthreads) schedule(dynamic, 1)
-        for (int64_t t = 0; t < total; t++) {
-            int img = (int)(t / dd->cout), co = (int)(t % dd->cout);
-            int g = co / cw->mg, row = co % cw->mg;
-            const float *ap = cw->ap + (size_t)g * cw->ap_group +
-                              (size_t)(row / mr) * mr * cw->kdim + row % mr;
-            /* a single output channel through the GEMM panels: direct loops */
-            float *yp = y + ((size_t)img * dd->cout + co) * plane;
-            const float *xg = x + ((size_t)img * dd->cin + (size_t)g * cg) * h * w;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < cw->kdim; k++) {
-                        int ci = k / (dd->kh * dd->kw), rr = k % (dd->kh * dd->kw);
-                        int iy = oy * dd->stride_h - dd->pad_t + (rr / dd->kw) * dd->dil_h;
-                        int ix = ox * dd->stride_w - dd->pad_l + (rr % dd->kw) * dd->dil_w;
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                        s += ap[(size_t)k * mr] * xg[((size_t)ci * h + iy) * w + ix];
-                    }
-                    float v = oc_act_scalar(dd->act, s + (cw->bias ? cw->bias[co] : 0.0f));
-                    size_t o = (size_t)oy * ow + ox;
-                    yp[o] = residual ? v + residual[((size_t)img * dd->cout + co) * plane + o]
-                                     : v;
-                }
-        }
+        conv_unpacked_job job = {cw, x, residual, y, h, w, oh, ow};
+        oc_parallel_for(c1.nthreads, (int64_t)n * cw->d.cout, 1, conv_unpacked_planes, &job);
         return;
     }
     conv_scalar(&c1, cw, x, n, h, w, y, residual, oh, ow);

@@ -11,6 +11,7 @@
  * fixed, so results do not depend on the thread count), then bias + activation. */
 #include "conv_impl.h"
 #include "internal.h"
+#include "parallel.h"
 
 static int tdim(int in, int s, int pa, int pb, int dil, int k)
 {
@@ -53,6 +54,68 @@ size_t oc_conv_transpose2d_scratch_bytes(const oc_conv2d_desc *d, int n, int h, 
     return col_floats(d, h, w) * sizeof(float) + (g2 > g5 ? g2 : g5);
 }
 
+typedef struct {
+    const oc_conv2d_desc *d;
+    const float *bias;
+    const float *col;
+    float *y;
+    int img;
+    int g;
+    int og;
+    int khw;
+    int N;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    size_t plane;
+} convt_col2im_job;
+
+static void convt_col2im(void *arg, int64_t first, int64_t last, int tid)
+{
+    const convt_col2im_job *job = arg;
+    const oc_conv2d_desc *d = job->d;
+    const float *bias = job->bias;
+    const float *col = job->col;
+    float *y = job->y;
+    int img = job->img;
+    int g = job->g;
+    int og = job->og;
+    int khw = job->khw;
+    int N = job->N;
+    int h = job->h;
+    int w = job->w;
+    int oh = job->oh;
+    int ow = job->ow;
+    size_t plane = job->plane;
+    (void)tid;
+    for (int c = (int)first; c < last; c++) {
+        int co = g * og + c;
+        float *yp = y + ((size_t)img * d->cout + co) * plane;
+        float b = bias ? bias[co] : 0.0f;
+        for (size_t i = 0; i < plane; i++) yp[i] = 0.0f;
+        for (int ky = 0; ky < d->kh; ky++)
+            for (int kx = 0; kx < d->kw; kx++) {
+                const float *cp = col + ((size_t)c * khw + ky * d->kw + kx) * N;
+                int offx = -d->pad_l + kx * d->dil_w;
+                int ix0 = offx >= 0 ? 0 : (-offx + d->stride_w - 1) / d->stride_w;
+                int ix1 = ow - 1 - offx < 0 ? -1 : (ow - 1 - offx) / d->stride_w;
+                if (ix1 > w - 1) ix1 = w - 1;
+                for (int iy = 0; iy < h; iy++) {
+                    int oy = iy * d->stride_h - d->pad_t + ky * d->dil_h;
+                    if (oy < 0 || oy >= oh) continue;
+                    const float *cr = cp + (size_t)iy * w;
+                    float *yr = yp + (size_t)oy * ow + offx;
+                    if (d->stride_w == 1)
+                        for (int ix = ix0; ix <= ix1; ix++) yr[ix] += cr[ix];
+                    else
+                        for (int ix = ix0; ix <= ix1; ix++) yr[ix * d->stride_w] += cr[ix];
+                }
+            }
+        for (size_t i = 0; i < plane; i++) yp[i] = oc_act_scalar(d->act, yp[i] + b);
+    }
+}
+
 static void convt_gemm(const oc_ctx *ctx, const oc_conv2d_desc *d, const float *weight,
                        const float *bias, const float *x, int n, int h, int w, float *y, int oh,
                        int ow)
@@ -72,55 +135,45 @@ static void convt_gemm(const oc_ctx *ctx, const oc_conv2d_desc *d, const float *
             const float *xg = x + ((size_t)img * d->cin + (size_t)g * cg) * N;
             /* col[mg][N] = wg^T * xg */
             oc_gemm(&gctx, 1, 0, mg, N, cg, 1.0f, wg, mg, xg, N, 0.0f, col, N);
-#pragma omp parallel for num_threads(nth) schedule(static)
-            for (int c = 0; c < og; c++) {
-                int co = g * og + c;
-                float *yp = y + ((size_t)img * d->cout + co) * plane;
-                float b = bias ? bias[co] : 0.0f;
-                for (size_t i = 0; i < plane; i++) yp[i] = 0.0f;
-                for (int ky = 0; ky < d->kh; ky++)
-                    for (int kx = 0; kx < d->kw; kx++) {
-                        const float *cp = col + ((size_t)c * khw + ky * d->kw + kx) * N;
-                        int offx = -d->pad_l + kx * d->dil_w;
-                        int ix0 = offx >= 0 ? 0 : (-offx + d->stride_w - 1) / d->stride_w;
-                        int ix1 = ow - 1 - offx < 0 ? -1 : (ow - 1 - offx) / d->stride_w;
-                        if (ix1 > w - 1) ix1 = w - 1;
-                        for (int iy = 0; iy < h; iy++) {
-                            int oy = iy * d->stride_h - d->pad_t + ky * d->dil_h;
-                            if (oy < 0 || oy >= oh) continue;
-                            const float *cr = cp + (size_t)iy * w;
-                            float *yr = yp + (size_t)oy * ow + offx;
-                            if (d->stride_w == 1)
-                                for (int ix = ix0; ix <= ix1; ix++) yr[ix] += cr[ix];
-                            else
-                                for (int ix = ix0; ix <= ix1; ix++) yr[ix * d->stride_w] += cr[ix];
-                        }
-                    }
-                for (size_t i = 0; i < plane; i++) yp[i] = oc_act_scalar(d->act, yp[i] + b);
-            }
+            convt_col2im_job job = {d, bias, col, y, img, g, og, khw, N, h, w, oh, ow, plane};
+            oc_parallel_for(nth, og, 0, convt_col2im, &job);
         }
 }
 
-void oc_conv_transpose2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const float *weight,
-                         const float *bias, const float *x, int n, int h, int w, float *y)
+typedef struct {
+    const oc_conv2d_desc *d;
+    const float *weight;
+    const float *bias;
+    const float *x;
+    float *y;
+    int cg;
+    int og;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    size_t plane;
+    size_t iplane;
+} convt_planes_job;
+
+static void convt_planes(void *arg, int64_t first, int64_t last, int tid)
 {
-    if (!ctx || !d || !weight || !x || !y || n < 1 || h < 1 || w < 1) return;
-    if (!convt_valid(d)) return;
-    int oh, ow;
-    oc_conv_transpose2d_out_size(d, h, w, &oh, &ow);
-    if (oh < 1 || ow < 1) return;
-    if (ctx->isa != OC_ISA_SCALAR && ctx->scratch && ((uintptr_t)ctx->scratch % 64) == 0 &&
-        ctx->scratch_bytes >= oc_conv_transpose2d_scratch_bytes(d, n, h, w, ctx->nthreads) &&
-        oc_conv_transpose2d_scratch_bytes(d, n, h, w, ctx->nthreads) > 0) {
-        convt_gemm(ctx, d, weight, bias, x, n, h, w, y, oh, ow);
-        return;
-    }
-    int cg = d->cin / d->groups, og = d->cout / d->groups;
-    size_t plane = (size_t)oh * ow, iplane = (size_t)h * w;
-    int64_t total = (int64_t)n * d->cout;
-    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
-#pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
-    for (int64_t t = 0; t < total; t++) {
+    const convt_planes_job *job = arg;
+    const oc_conv2d_desc *d = job->d;
+    const float *weight = job->weight;
+    const float *bias = job->bias;
+    const float *x = job->x;
+    float *y = job->y;
+    int cg = job->cg;
+    int og = job->og;
+    int h = job->h;
+    int w = job->w;
+    int oh = job->oh;
+    int ow = job->ow;
+    size_t plane = job->plane;
+    size_t iplane = job->iplane;
+    (void)tid;
+    for (int64_t t = first; t < last; t++) {
         int img = (int)(t / d->cout), co = (int)(t % d->cout);
         int g = co / og, col = co % og;
         float *yp = y + (size_t)t * plane;
@@ -150,4 +203,26 @@ void oc_conv_transpose2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const float
         float b = bias ? bias[co] : 0.0f;
         for (size_t i = 0; i < plane; i++) yp[i] = oc_act_scalar(d->act, yp[i] + b);
     }
+}
+
+void oc_conv_transpose2d(const oc_ctx *ctx, const oc_conv2d_desc *d, const float *weight,
+                         const float *bias, const float *x, int n, int h, int w, float *y)
+{
+    if (!ctx || !d || !weight || !x || !y || n < 1 || h < 1 || w < 1) return;
+    if (!convt_valid(d)) return;
+    int oh, ow;
+    oc_conv_transpose2d_out_size(d, h, w, &oh, &ow);
+    if (oh < 1 || ow < 1) return;
+    if (ctx->isa != OC_ISA_SCALAR && ctx->scratch && ((uintptr_t)ctx->scratch % 64) == 0 &&
+        ctx->scratch_bytes >= oc_conv_transpose2d_scratch_bytes(d, n, h, w, ctx->nthreads) &&
+        oc_conv_transpose2d_scratch_bytes(d, n, h, w, ctx->nthreads) > 0) {
+        convt_gemm(ctx, d, weight, bias, x, n, h, w, y, oh, ow);
+        return;
+    }
+    int cg = d->cin / d->groups, og = d->cout / d->groups;
+    size_t plane = (size_t)oh * ow, iplane = (size_t)h * w;
+    int64_t total = (int64_t)n * d->cout;
+    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    convt_planes_job job = {d, weight, bias, x, y, cg, og, h, w, oh, ow, plane, iplane};
+    oc_parallel_for(nth, total, 1, convt_planes, &job);
 }

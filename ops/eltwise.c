@@ -2,6 +2,7 @@
  * Scalar reference here; AVX2 / AVX-512 row kernels in eltwise_avx2.c / eltwise_avx512.c,
  * chosen from ctx->isa. */
 #include "h4_simd.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -35,6 +36,51 @@ static void bin_row(oc_isa isa, oc_binop op, const float *a, int sa, const float
         oc_h4_bin_row_avx2(op, a, sa, b, sb, y, n);
     else
         bin_row_scalar(op, a, sa, b, sb, y, n);
+}
+
+typedef struct {
+    oc_isa isa;
+    oc_binop op;
+    const float *a, *b;
+    float *y;
+    int sa, sb, nd;
+    int64_t inner, chunk;
+    const int64_t *dims, *sta, *stb;
+} bin_job;
+
+/* one long row split in chunks */
+static void bin_chunks(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    (void)tid;
+    const bin_job *j = arg;
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t s = c * j->chunk, e = s + j->chunk < j->inner ? s + j->chunk : j->inner;
+        bin_row(j->isa, j->op, j->a + s * j->sa, j->sa, j->b + s * j->sb, j->sb, j->y + s, e - s);
+    }
+}
+
+static void bin_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const bin_job *j = arg;
+    int nd = j->nd;
+    int64_t inner = j->inner;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t oa = 0, ob = 0, rem = r;
+        for (int i = nd - 2; i >= 0; i--) {
+            int64_t q = rem % j->dims[i];
+            rem /= j->dims[i];
+            oa += q * j->sta[i];
+            ob += q * j->stb[i];
+        }
+        if (j->sa >= 0) {
+            bin_row(j->isa, j->op, j->a + oa, j->sa, j->b + ob, j->sb, j->y + r * inner, inner);
+        } else {
+            for (int64_t k = 0; k < inner; k++)
+                j->y[r * inner + k] = bin_apply(j->op, j->a[oa + k * j->sta[nd - 1]],
+                                                j->b[ob + k * j->stb[nd - 1]]);
+        }
+    }
 }
 
 void oc_binary(const oc_ctx *ctx, oc_binop op, const float *a, const int64_t *ashape,
@@ -83,33 +129,14 @@ void oc_binary(const oc_ctx *ctx, oc_binop op, const float *a, const int64_t *as
         sa = sb = -1;
     }
     int64_t rows = total / inner;
+    int par = nt > 1 && total >= OC_PAR_MIN ? nt : 1;
+    bin_job j = {isa, op, a, b, y, sa, sb, nd, inner, 4096, dims, sta, stb};
     if (sa >= 0 && rows == 1) {
         /* one long row: split it */
-        int64_t chunk = 4096;
-        int64_t nchunks = (inner + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total >= OC_PAR_MIN)
-        for (int64_t c = 0; c < nchunks; c++) {
-            int64_t s = c * chunk, e = s + chunk < inner ? s + chunk : inner;
-            bin_row(isa, op, a + s * sa, sa, b + s * sb, sb, y + s, e - s);
-        }
+        oc_parallel_for(par, (inner + j.chunk - 1) / j.chunk, 0, bin_chunks, &j);
         return;
     }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total >= OC_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t oa = 0, ob = 0, rem = r;
-        for (int i = nd - 2; i >= 0; i--) {
-            int64_t q = rem % dims[i];
-            rem /= dims[i];
-            oa += q * sta[i];
-            ob += q * stb[i];
-        }
-        if (sa >= 0) {
-            bin_row(isa, op, a + oa, sa, b + ob, sb, y + r * inner, inner);
-        } else {
-            for (int64_t j = 0; j < inner; j++)
-                y[r * inner + j] = bin_apply(op, a[oa + j * sta[nd - 1]], b[ob + j * stb[nd - 1]]);
-        }
-    }
+    oc_parallel_for(par, rows, 0, bin_rows, &j);
 }
 
 /* ---- activations ---- */
@@ -170,6 +197,26 @@ static void act_chunk(oc_isa isa, oc_act act, const float *x, float *y, size_t n
         act_scalar(act, x, y, n);
 }
 
+typedef struct {
+    oc_isa isa;
+    oc_act act;
+    const float *x;
+    float *y;
+    size_t n;
+    float lo, hi;
+} act_job;
+
+#define OC_ACT_CHUNK 8192
+
+static void act_chunks(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    (void)tid;
+    const act_job *j = arg;
+    size_t s = (size_t)c0 * OC_ACT_CHUNK, e = (size_t)c1 * OC_ACT_CHUNK;
+    if (e > j->n) e = j->n;
+    act_chunk(j->isa, j->act, j->x + s, j->y + s, e - s);
+}
+
 void oc_activation(const oc_ctx *ctx, oc_act act, const float *x, float *y, size_t n)
 {
     if (act == OC_ACT_NONE) {
@@ -177,38 +224,67 @@ void oc_activation(const oc_ctx *ctx, oc_act act, const float *x, float *y, size
         return;
     }
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const size_t chunk = 8192;
-    const int64_t nchunks = (int64_t)((n + chunk - 1) / chunk);
-    const oc_isa isa = ctx->isa;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= OC_PAR_MIN)
-    for (int64_t c = 0; c < nchunks; c++) {
-        size_t s = (size_t)c * chunk, e = s + chunk < n ? s + chunk : n;
-        act_chunk(isa, act, x + s, y + s, e - s);
+    act_job j = {ctx->isa, act, x, y, n, 0.0f, 0.0f};
+    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK),
+                    0, act_chunks, &j);
+}
+
+static void clamp_chunks(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    (void)tid;
+    const act_job *j = arg;
+    size_t s = (size_t)c0 * OC_ACT_CHUNK, e = (size_t)c1 * OC_ACT_CHUNK;
+    if (e > j->n) e = j->n;
+    const float *x = j->x;
+    float *y = j->y;
+    float lo = j->lo, hi = j->hi;
+    if (j->isa >= OC_ISA_AVX512) {
+        oc_h4_clamp_avx512(x + s, y + s, e - s, lo, hi);
+    } else if (j->isa == OC_ISA_AVX2) {
+        oc_h4_clamp_avx2(x + s, y + s, e - s, lo, hi);
+    } else {
+        /* torch.clamp: min(max(x, lo), hi); NaN propagates */
+        for (size_t i = s; i < e; i++) {
+            float v = x[i];
+            if (v < lo) v = lo;
+            if (v > hi) v = hi;
+            y[i] = v;
+        }
     }
 }
 
 void oc_clamp(const oc_ctx *ctx, const float *x, float *y, size_t n, float lo, float hi)
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const size_t chunk = 8192;
-    const int64_t nchunks = (int64_t)((n + chunk - 1) / chunk);
-    const oc_isa isa = ctx->isa;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= OC_PAR_MIN)
-    for (int64_t c = 0; c < nchunks; c++) {
-        size_t s = (size_t)c * chunk, e = s + chunk < n ? s + chunk : n;
-        if (isa >= OC_ISA_AVX512) {
-            oc_h4_clamp_avx512(x + s, y + s, e - s, lo, hi);
-        } else if (isa == OC_ISA_AVX2) {
-            oc_h4_clamp_avx2(x + s, y + s, e - s, lo, hi);
-        } else {
-            /* torch.clamp: min(max(x, lo), hi); NaN propagates */
-            for (size_t i = s; i < e; i++) {
-                float v = x[i];
-                if (v < lo) v = lo;
-                if (v > hi) v = hi;
-                y[i] = v;
-            }
-        }
+    act_job j = {ctx->isa, OC_ACT_NONE, x, y, n, lo, hi};
+    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK),
+                    0, clamp_chunks, &j);
+}
+
+typedef struct {
+    oc_isa isa;
+    const float *x, *scale, *shift;
+    float *y;
+    int c;
+    int64_t hw;
+} affine_job;
+
+static void affine_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const affine_job *j = arg;
+    int64_t hw = j->hw;
+    for (int64_t r = r0; r < r1; r++) {
+        int ch = (int)(r % j->c);
+        float s = j->scale ? j->scale[ch] : 1.0f, t = j->shift ? j->shift[ch] : 0.0f;
+        const float *xr = j->x + r * hw;
+        float *yr = j->y + r * hw;
+        if (j->isa >= OC_ISA_AVX512)
+            oc_h4_affine_avx512(xr, s, t, yr, hw);
+        else if (j->isa == OC_ISA_AVX2)
+            oc_h4_affine_avx2(xr, s, t, yr, hw);
+        else
+            for (int64_t i = 0; i < hw; i++) yr[i] = xr[i] * s + t;
     }
 }
 
@@ -217,18 +293,6 @@ void oc_channel_affine(const oc_ctx *ctx, const float *x, int n, int c, int64_t 
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const int64_t rows = (int64_t)n * c;
-    const oc_isa isa = ctx->isa;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * hw >= OC_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int ch = (int)(r % c);
-        float s = scale ? scale[ch] : 1.0f, t = shift ? shift[ch] : 0.0f;
-        const float *xr = x + r * hw;
-        float *yr = y + r * hw;
-        if (isa >= OC_ISA_AVX512)
-            oc_h4_affine_avx512(xr, s, t, yr, hw);
-        else if (isa == OC_ISA_AVX2)
-            oc_h4_affine_avx2(xr, s, t, yr, hw);
-        else
-            for (int64_t i = 0; i < hw; i++) yr[i] = xr[i] * s + t;
-    }
+    affine_job j = {ctx->isa, x, scale, shift, y, c, hw};
+    oc_parallel_for(nt > 1 && rows * hw >= OC_PAR_MIN ? nt : 1, rows, 0, affine_rows, &j);
 }

@@ -10,11 +10,12 @@
  *    the caller gave us no memory to work in). */
 #include "conv_impl.h"
 #include "internal.h"
+#include "parallel.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
 #ifdef _OPENMP
-#include <omp.h>
 #endif
 
 /* ---- packed driver ---------------------------------------------------------------------- */
@@ -134,28 +135,84 @@ size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nt
 }
 
 /* ---- scalar reference ------------------------------------------------------------------ */
-static void gemm_ref(int nth, int ta, int tb, int m, int n, int k, float alpha, const float *a,
-                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
-                     const float *bias_col, oc_act act)
+typedef struct {
+    int ta, tb, n, k;
+    float alpha, beta;
+    const float *a, *b, *bias_col;
+    float *c;
+    int64_t lda, ldb, ldc;
+    oc_act act;
+} gemm_ref_job;
+
+static void gemm_ref_rows(void *arg, int64_t i0, int64_t i1, int tid)
 {
-#pragma omp parallel for num_threads(nth) schedule(static)
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
+    (void)tid;
+    const gemm_ref_job *g = arg;
+    for (int64_t i = i0; i < i1; i++) {
+        for (int j = 0; j < g->n; j++) {
             float s = 0.0f;
-            for (int kk = 0; kk < k; kk++) {
-                float av = ta ? a[(int64_t)kk * lda + i] : a[(int64_t)i * lda + kk];
-                float bv = tb ? b[(int64_t)j * ldb + kk] : b[(int64_t)kk * ldb + j];
+            for (int kk = 0; kk < g->k; kk++) {
+                float av = g->ta ? g->a[(int64_t)kk * g->lda + i] : g->a[i * g->lda + kk];
+                float bv = g->tb ? g->b[(int64_t)j * g->ldb + kk] : g->b[(int64_t)kk * g->ldb + j];
                 s += av * bv;
             }
-            float v = alpha * s;
-            if (beta != 0.0f) v += beta * c[(int64_t)i * ldc + j];
-            if (bias_col) v += bias_col[j];
-            c[(int64_t)i * ldc + j] = oc_act_scalar(act, v);
+            float v = g->alpha * s;
+            if (g->beta != 0.0f) v += g->beta * g->c[i * g->ldc + j];
+            if (g->bias_col) v += g->bias_col[j];
+            g->c[i * g->ldc + j] = oc_act_scalar(g->act, v);
         }
     }
 }
 
+static void gemm_ref(int nth, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                     const float *bias_col, oc_act act)
+{
+    gemm_ref_job job = {ta, tb, n, k, alpha, beta, a, b, bias_col, c, lda, ldb, ldc, act};
+    oc_parallel_for(nth, m, 0, gemm_ref_rows, &job);
+}
+
 /* ---- our packed path, one matrix, all threads ------------------------------------------ */
+typedef struct {
+    const float *a;
+    int64_t ars, acs;
+    int m, k, mr;
+    float alpha;
+    float *ap;
+} pack_a_job;
+
+static void pack_a_panels(void *arg, int64_t p0, int64_t p1, int tid)
+{
+    (void)tid;
+    const pack_a_job *j = arg;
+    int mr = j->mr;
+    for (int64_t p = p0; p < p1; p++) {
+        int rows = j->m - (int)p * mr < mr ? j->m - (int)p * mr : mr;
+        oc_pack_a(j->a + p * mr * j->ars, j->ars, j->acs, rows, j->k, j->alpha, mr,
+                  j->ap + (size_t)p * mr * j->k);
+    }
+}
+
+typedef struct {
+    const oc_gemm_job *jb;
+    float *bufs;
+    int m, n, mr, mchunks, ppc, bsz;
+} packed_items_job;
+
+static void packed_items(void *arg, int64_t i0, int64_t i1, int tid)
+{
+    const packed_items_job *j = arg;
+    float *bbuf = j->bufs + (size_t)tid * oc_gemm_thread_scratch_floats();
+    for (int64_t it = i0; it < i1; it++) {
+        int mc = (int)(it % j->mchunks), cb = (int)(it / j->mchunks);
+        int m0 = mc * j->ppc * j->mr, m1 = m0 + j->ppc * j->mr;
+        if (m1 > j->m) m1 = j->m;
+        int n0 = cb * j->bsz, n1 = n0 + j->bsz;
+        if (n1 > j->n) n1 = j->n;
+        oc_gemm_job_block(j->jb, m0, m1, n0, n1, bbuf);
+    }
+}
+
 static void gemm_packed(const oc_ctx *ctx, int nth, int ta, int tb, int m, int n, int k,
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc, const float *bias_col, oc_act act,
@@ -166,7 +223,6 @@ static void gemm_packed(const oc_ctx *ctx, int nth, int ta, int tb, int m, int n
     float *ap = scratch;
     size_t apn = packed_a_floats(m, k, isa);
     float *bufs = ap + (apn + 15) / 16 * 16;
-    size_t per_thread = oc_gemm_thread_scratch_floats();
     int mpanels = (m + mr - 1) / mr;
     int nb = (n + OC_GEMM_NC - 1) / OC_GEMM_NC;
     int bsz = (n + nb - 1) / nb;
@@ -183,28 +239,29 @@ static void gemm_packed(const oc_ctx *ctx, int nth, int ta, int tb, int m, int n
     mat_pack_ctx pc = {b, tb ? 1 : ldb, tb ? ldb : 1};
     oc_gemm_job jb = {isa, m, n, k, ap, mat_pack_b, &pc, c, ldc, beta, NULL, bias_col, NULL, 0,
                       act};
-    int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
-#pragma omp parallel num_threads(nth)
-    {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-#pragma omp for schedule(static)
-        for (int p = 0; p < mpanels; p++) {
-            int rows = m - p * mr < mr ? m - p * mr : mr;
-            oc_pack_a(a + (int64_t)p * mr * ars, ars, acs, rows, k, alpha, mr,
-                      ap + (size_t)p * mr * k);
-        }
-        float *bbuf = bufs + (size_t)tid * per_thread;
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < items; it++) {
-            int mc = it % mchunks, cb = it / mchunks;
-            int m0 = mc * ppc * mr, m1 = m0 + ppc * mr;
-            if (m1 > m) m1 = m;
-            int n0 = cb * bsz, n1 = n0 + bsz;
-            if (n1 > n) n1 = n;
-            oc_gemm_job_block(&jb, m0, m1, n0, n1, bbuf);
+    pack_a_job pa = {a, ta ? 1 : lda, ta ? lda : 1, m, k, mr, alpha, ap};
+    oc_parallel_for(nth, mpanels, 0, pack_a_panels, &pa);
+    packed_items_job pi = {&jb, bufs, m, n, mr, mchunks, ppc, bsz};
+    oc_parallel_for(nth, items, 1, packed_items, &pi);
+}
+
+typedef struct {
+    int n;
+    float *c;
+    int64_t ldc;
+    const float *bias_col;
+    oc_act act;
+} bias_act_job;
+
+static void bias_act_rows(void *arg, int64_t i0, int64_t i1, int tid)
+{
+    (void)tid;
+    const bias_act_job *j = arg;
+    for (int64_t i = i0; i < i1; i++) {
+        float *row = j->c + i * j->ldc;
+        for (int k = 0; k < j->n; k++) {
+            float v = row[k] + (j->bias_col ? j->bias_col[k] : 0.0f);
+            row[k] = oc_act_scalar(j->act, v);
         }
     }
 }
@@ -213,23 +270,45 @@ static void apply_bias_act(int nth, int m, int n, float *c, int64_t ldc, const f
                            oc_act act)
 {
     if (!bias_col && act == OC_ACT_NONE) return;
-#pragma omp parallel for num_threads(nth) schedule(static)
-    for (int i = 0; i < m; i++) {
-        float *row = c + (int64_t)i * ldc;
-        for (int j = 0; j < n; j++) {
-            float v = row[j] + (bias_col ? bias_col[j] : 0.0f);
-            row[j] = oc_act_scalar(act, v);
-        }
+    bias_act_job job = {n, c, ldc, bias_col, act};
+    oc_parallel_for(nth, m, 0, bias_act_rows, &job);
+}
+
+/* OpenBLAS runs single-threaded inside our pool, one block of C rows per item: its own
+ * thread server would spin-wait on a shared machine (as libgomp's does; see parallel.h). */
+typedef struct {
+    int ta, tb, m, n, k, rows;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int64_t lda, ldb, ldc;
+} blas_job;
+
+static void blas_row_blocks(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const blas_job *j = arg;
+    for (int64_t r = r0; r < r1; r++) {
+        int i0 = (int)r * j->rows, mi = j->m - i0 < j->rows ? j->m - i0 : j->rows;
+        const float *ai = j->a + (j->ta ? (int64_t)i0 : (int64_t)i0 * j->lda);
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans,
+                    j->tb ? CblasTrans : CblasNoTrans, mi, j->n, j->k, j->alpha, ai,
+                    (blasint)j->lda, j->b, (blasint)j->ldb, j->beta, j->c + (int64_t)i0 * j->ldc,
+                    (blasint)j->ldc);
     }
 }
+
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 static void gemm_blas(int nth, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                       int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                       int64_t ldc)
 {
-    openblas_set_num_threads(nth);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    pthread_once(&g_blas_once, blas_single_thread);
+    int rows = (m + nth - 1) / nth;
+    blas_job job = {ta, tb, m, n, k, rows, alpha, beta, a, b, c, lda, ldb, ldc};
+    oc_parallel_for(nth, (m + rows - 1) / rows, 1, blas_row_blocks, &job);
 }
 
 /* gemm_packed with nth threads needs packed A once plus nth B blocks */
@@ -291,6 +370,29 @@ void oc_gemm(const oc_ctx *ctx, int trans_a, int trans_b, int m, int n, int k, f
              OC_ACT_NONE, ctx->scratch, ctx->scratch_bytes);
 }
 
+typedef struct {
+    const oc_ctx *ctx;
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int64_t lda, ldb, ldc, stride_a, stride_b, stride_c;
+    size_t per; /* scratch bytes per thread, 0: none */
+} batched_job;
+
+/* one matrix per item on one thread, with that thread's scratch slice */
+static void batched_items(void *arg, int64_t b0, int64_t b1, int tid)
+{
+    const batched_job *j = arg;
+    oc_ctx c1 = *j->ctx;
+    c1.nthreads = 1;
+    float *sc = j->per ? (float *)((char *)j->ctx->scratch + j->per * (size_t)tid) : NULL;
+    for (int64_t bi = b0; bi < b1; bi++)
+        gemm_any(&c1, 1, j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->a + bi * j->stride_a,
+                 j->lda, j->b + bi * j->stride_b, j->ldb, j->beta, j->c + bi * j->stride_c,
+                 j->ldc, NULL, OC_ACT_NONE, sc, j->per);
+}
+
 void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int m, int n,
                      int k, float alpha, const float *a, int64_t lda, int64_t stride_a,
                      const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
@@ -305,22 +407,9 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
     /* many small products: one thread per matrix, each with its own scratch slice (SIMD
      * isas without scratch go one matrix at a time through OpenBLAS instead) */
     if (batch >= nth && nth > 1 && work < 4e7 && (have || ctx->isa == OC_ISA_SCALAR)) {
-#pragma omp parallel num_threads(nth)
-        {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            oc_ctx c1 = *ctx;
-            c1.nthreads = 1;
-            float *sc = have ? (float *)((char *)ctx->scratch + per * (size_t)tid) : NULL;
-#pragma omp for schedule(dynamic, 1)
-            for (int bi = 0; bi < batch; bi++) {
-                gemm_any(&c1, 1, trans_a, trans_b, m, n, k, alpha, a + bi * stride_a, lda,
-                         b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc, NULL,
-                         OC_ACT_NONE, sc, have ? per : 0);
-            }
-        }
+        batched_job job = {ctx, trans_a, trans_b, m, n, k, alpha, beta, a, b, c,
+                           lda, ldb, ldc, stride_a, stride_b, stride_c, have ? per : 0};
+        oc_parallel_for(nth, batch, 1, batched_items, &job);
         return;
     }
     for (int bi = 0; bi < batch; bi++)
@@ -342,14 +431,31 @@ void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const fl
     }
 }
 
+#define OC_PEAK_MAX_THREADS 256
+
+typedef struct {
+    oc_isa isa;
+    double seconds;
+    double flops[OC_PEAK_MAX_THREADS];
+} peak_job;
+
+static void peak_threads(void *arg, int64_t t0, int64_t t1, int tid)
+{
+    (void)tid;
+    peak_job *j = arg;
+    for (int64_t t = t0; t < t1; t++)
+        j->flops[t] = j->isa == OC_ISA_AVX512 ? oc_peak_loop_avx512(j->seconds)
+                                              : oc_peak_loop_avx2(j->seconds);
+}
+
 double oc_fma_peak_gflops(oc_isa isa, int nthreads, double seconds)
 {
     if (isa == OC_ISA_SCALAR || isa > oc_cpu_best_isa()) return 0.0;
     if (nthreads < 1) nthreads = 1;
+    peak_job job = {isa, seconds, {0}};
+    if (nthreads > OC_PEAK_MAX_THREADS) nthreads = OC_PEAK_MAX_THREADS;
+    oc_parallel_for(nthreads, nthreads, 1, peak_threads, &job);
     double total = 0.0;
-#pragma omp parallel num_threads(nthreads) reduction(+ : total)
-    {
-        total += isa == OC_ISA_AVX512 ? oc_peak_loop_avx512(seconds) : oc_peak_loop_avx2(seconds);
-    }
+    for (int t = 0; t < nthreads; t++) total += job.flops[t];
     return total * 1e-9;
 }

@@ -1,18 +1,38 @@
 /* grid_sample.c -- torch.nn.functional.grid_sample(x, grid, mode='bilinear',
  * padding_mode='zeros', align_corners=False). */
 #include "h4_simd.h"
+#include "parallel.h"
 
 #include <math.h>
 
-void oc_grid_sample(const oc_ctx *ctx, const float *x, int n, int c, int h, int w,
-                    const float *grid, int oh, int ow, float *y)
+typedef struct {
+    const float *x;
+    float *y;
+    const float *grid;
+    int c;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    int64_t hw;
+    int64_t ohw;
+} grid_sample_rows_job;
+
+static void grid_sample_rows(void *arg, int64_t first, int64_t last, int tid)
 {
-    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int64_t units = (int64_t)n * oh;
-    const int64_t hw = (int64_t)h * w, ohw = (int64_t)oh * ow;
-    if (n <= 0 || c <= 0 || oh <= 0 || ow <= 0) return;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && units * ow * c >= 16384)
-    for (int64_t u = 0; u < units; u++) {
+    const grid_sample_rows_job *job = arg;
+    const float *x = job->x;
+    float *y = job->y;
+    const float *grid = job->grid;
+    int c = job->c;
+    int h = job->h;
+    int w = job->w;
+    int oh = job->oh;
+    int ow = job->ow;
+    int64_t hw = job->hw;
+    int64_t ohw = job->ohw;
+    (void)tid;
+    for (int64_t u = first; u < last; u++) {
         int b = (int)(u / oh), i = (int)(u % oh);
         const float *xb = x + (int64_t)b * c * hw;
         float *yb = y + (int64_t)b * c * ohw + (int64_t)i * ow;
@@ -42,4 +62,15 @@ void oc_grid_sample(const oc_ctx *ctx, const float *x, int n, int c, int h, int 
             }
         }
     }
+}
+
+void oc_grid_sample(const oc_ctx *ctx, const float *x, int n, int c, int h, int w,
+                    const float *grid, int oh, int ow, float *y)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const int64_t units = (int64_t)n * oh;
+    const int64_t hw = (int64_t)h * w, ohw = (int64_t)oh * ow;
+    if (n <= 0 || c <= 0 || oh <= 0 || ow <= 0) return;
+    grid_sample_rows_job job = {x, y, grid, c, h, w, oh, ow, hw, ohw};
+    oc_parallel_for(nt > 1 && units * ow * c >= 16384 ? nt : 1, units, 0, grid_sample_rows, &job);
 }

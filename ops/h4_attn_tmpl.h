@@ -16,9 +16,9 @@
 #error "include h4_vec.h first"
 #endif
 #include "h4_attn.h"
+#include "parallel.h"
 
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #define MR 6
@@ -287,24 +287,36 @@ static void attn_unit(const oc_attn_desc *d, const float *q, const float *k, con
     }
 }
 
+typedef struct {
+    const oc_attn_desc *d;
+    const float *q, *k, *v;
+    float *o;
+    char *scratch;
+    size_t per;
+    int nqb;
+} attn_job;
+
+static void attn_units(void *arg, int64_t u0, int64_t u1, int tid)
+{
+    const attn_job *j = arg;
+    const oc_attn_desc *d = j->d;
+    tiles t;
+    tiles_layout(d, j->scratch + j->per * (size_t)tid, &t);
+    for (int64_t u = u0; u < u1; u++) {
+        int qb = (int)(u % j->nqb);
+        int h = (int)((u / j->nqb) % d->heads);
+        int b = (int)(u / ((int64_t)j->nqb * d->heads));
+        int i0 = qb * BQ, nq = d->lq - i0 < BQ ? d->lq - i0 : BQ;
+        attn_unit(d, j->q, j->k, j->v, j->o, b, h, i0, nq, &t);
+    }
+}
+
 void H4_SFX(oc_h4_attention)(const oc_ctx *ctx, const oc_attn_desc *d, const float *q,
                              const float *k, const float *v, float *o)
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const size_t per = tiles_layout(d, NULL, NULL);
     const int nqb = (d->lq + BQ - 1) / BQ;
     const int64_t units = (int64_t)d->batch * d->heads * nqb;
-#pragma omp parallel num_threads(nt)
-    {
-        tiles t;
-        tiles_layout(d, (char *)ctx->scratch + per * (size_t)omp_get_thread_num(), &t);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t u = 0; u < units; u++) {
-            int qb = (int)(u % nqb);
-            int h = (int)((u / nqb) % d->heads);
-            int b = (int)(u / ((int64_t)nqb * d->heads));
-            int i0 = qb * BQ, nq = d->lq - i0 < BQ ? d->lq - i0 : BQ;
-            attn_unit(d, q, k, v, o, b, h, i0, nq, &t);
-        }
-    }
+    attn_job j = {d, q, k, v, o, ctx->scratch, tiles_layout(d, NULL, NULL), nqb};
+    oc_parallel_for(nt, units, 1, attn_units, &j);
 }

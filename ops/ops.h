@@ -8,8 +8,9 @@
  * - Kernels never allocate on the hot path: they use ctx->scratch, whose size the caller got
  *   from the op's *_scratch_bytes() function. They never print, exit or abort.
  * - Output never aliases input unless the op says "in place allowed".
- * - Threads: kernels parallelise with OpenMP using exactly ctx->nthreads threads
- *   (num_threads clause). Results are identical for a given (isa, nthreads).
+ * - Threads: kernels parallelise with oc_parallel_for (ops/parallel.h, the library's pool;
+ *   no OpenMP) using at most ctx->nthreads threads. Results are identical for a given
+ *   (isa, nthreads).
  */
 #ifndef OC_OPS_H
 #define OC_OPS_H

@@ -3,6 +3,7 @@
  * the right padding; avg divides by the window clipped to input+padding (count_include_pad)
  * or to the input alone. */
 #include "h4_simd.h"
+#include "parallel.h"
 
 #include <math.h>
 
@@ -24,35 +25,38 @@ void oc_pool2d_out_size(const oc_pool2d_desc *d, int h, int w, int *oh, int *ow)
     *ow = pool_len(w, d->kw, d->stride_w, d->pad_l, d->pad_r, d->ceil_mode);
 }
 
-void oc_maxpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, int n, int c,
-                  int h, int w, float *y)
+typedef struct {
+    const oc_pool2d_desc *d;
+    const float *x;
+    float *y;
+    int h, w, oh, ow;
+} pool_job;
+
+static void maxpool_planes_sep(void *arg, int64_t p0, int64_t p1, int tid)
 {
-    int oh, ow;
-    oc_pool2d_out_size(d, h, w, &oh, &ow);
-    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int64_t planes = (int64_t)n * c;
-    if (oh <= 0 || ow <= 0) return;
-    if (ctx->isa >= OC_ISA_AVX2 && w <= OC_POOL_ROW && d->kh > 1) {
-        /* separable: window rows first (vectorised), then columns (ops/pool_avx2.c) */
-#pragma omp parallel num_threads(nt) if (nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN)
-        {
-            float col[OC_POOL_ROW];
-#pragma omp for schedule(static)
-            for (int64_t p = 0; p < planes; p++)
-                oc_h4_maxpool_plane_avx2(d, x + p * h * w, h, w, y + p * oh * ow, oh, ow, col);
-        }
-        return;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * h * w;
-        float *yp = y + p * oh * ow;
+    (void)tid;
+    const pool_job *j = arg;
+    int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    float col[OC_POOL_ROW];
+    for (int64_t p = p0; p < p1; p++)
+        oc_h4_maxpool_plane_avx2(j->d, j->x + p * h * w, h, w, j->y + p * oh * ow, oh, ow, col);
+}
+
+static void maxpool_planes(void *arg, int64_t p0, int64_t p1, int tid)
+{
+    (void)tid;
+    const pool_job *j = arg;
+    const oc_pool2d_desc *d = j->d;
+    int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = j->x + p * h * w;
+        float *yp = j->y + p * oh * ow;
         for (int i = 0; i < oh; i++) {
             int hs = i * d->stride_h - d->pad_t, he = hs + d->kh;
             if (hs < 0) hs = 0;
             if (he > h) he = h;
-            for (int j = 0; j < ow; j++) {
-                int ws = j * d->stride_w - d->pad_l, we = ws + d->kw;
+            for (int jj = 0; jj < ow; jj++) {
+                int ws = jj * d->stride_w - d->pad_l, we = ws + d->kw;
                 if (ws < 0) ws = 0;
                 if (we > w) we = w;
                 float m = -INFINITY;
@@ -63,32 +67,29 @@ void oc_maxpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, in
                         if (v > m || v != v) m = v;
                     }
                 }
-                yp[(int64_t)i * ow + j] = m;
+                yp[(int64_t)i * ow + jj] = m;
             }
         }
     }
 }
 
-void oc_avgpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, int n, int c,
-                  int h, int w, float *y)
+static void avgpool_planes(void *arg, int64_t p0, int64_t p1, int tid)
 {
-    int oh, ow;
-    oc_pool2d_out_size(d, h, w, &oh, &ow);
-    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int64_t planes = (int64_t)n * c;
-    if (oh <= 0 || ow <= 0) return;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * h * w;
-        float *yp = y + p * oh * ow;
+    (void)tid;
+    const pool_job *j = arg;
+    const oc_pool2d_desc *d = j->d;
+    int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = j->x + p * h * w;
+        float *yp = j->y + p * oh * ow;
         for (int i = 0; i < oh; i++) {
             int hs = i * d->stride_h - d->pad_t, he = hs + d->kh;
             if (he > h + d->pad_b) he = h + d->pad_b;
             int ph = he - hs;
             if (hs < 0) hs = 0;
             if (he > h) he = h;
-            for (int j = 0; j < ow; j++) {
-                int ws = j * d->stride_w - d->pad_l, we = ws + d->kw;
+            for (int jj = 0; jj < ow; jj++) {
+                int ws = jj * d->stride_w - d->pad_l, we = ws + d->kw;
                 if (we > w + d->pad_r) we = w + d->pad_r;
                 int pw = we - ws;
                 if (ws < 0) ws = 0;
@@ -99,10 +100,61 @@ void oc_avgpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, in
                     for (int q = ws; q < we; q++) s += row[q];
                 }
                 int cnt = d->count_include_pad ? ph * pw : (he - hs) * (we - ws);
-                yp[(int64_t)i * ow + j] = cnt > 0 ? s / (float)cnt : 0.0f;
+                yp[(int64_t)i * ow + jj] = cnt > 0 ? s / (float)cnt : 0.0f;
             }
         }
     }
+}
+
+static void adaptive_avgpool_planes(void *arg, int64_t p0, int64_t p1, int tid)
+{
+    (void)tid;
+    const pool_job *j = arg;
+    int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = j->x + p * h * w;
+        float *yp = j->y + p * oh * ow;
+        for (int i = 0; i < oh; i++) {
+            int hs = (int)(((int64_t)i * h) / oh);
+            int he = (int)(((int64_t)(i + 1) * h + oh - 1) / oh);
+            for (int jj = 0; jj < ow; jj++) {
+                int ws = (int)(((int64_t)jj * w) / ow);
+                int we = (int)(((int64_t)(jj + 1) * w + ow - 1) / ow);
+                float s = 0;
+                for (int r = hs; r < he; r++)
+                    for (int q = ws; q < we; q++) s += xp[(int64_t)r * w + q];
+                yp[(int64_t)i * ow + jj] = s / (float)((he - hs) * (we - ws));
+            }
+        }
+    }
+}
+
+void oc_maxpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, int n, int c,
+                  int h, int w, float *y)
+{
+    int oh, ow;
+    oc_pool2d_out_size(d, h, w, &oh, &ow);
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const int64_t planes = (int64_t)n * c;
+    if (oh <= 0 || ow <= 0) return;
+    pool_job j = {d, x, y, h, w, oh, ow};
+    int par = nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN ? nt : 1;
+    /* separable: window rows first (vectorised), then columns (ops/pool_avx2.c) */
+    int sep = ctx->isa >= OC_ISA_AVX2 && w <= OC_POOL_ROW && d->kh > 1;
+    oc_parallel_for(par, planes, 0, sep ? maxpool_planes_sep : maxpool_planes, &j);
+}
+
+void oc_avgpool2d(const oc_ctx *ctx, const oc_pool2d_desc *d, const float *x, int n, int c,
+                  int h, int w, float *y)
+{
+    int oh, ow;
+    oc_pool2d_out_size(d, h, w, &oh, &ow);
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const int64_t planes = (int64_t)n * c;
+    if (oh <= 0 || ow <= 0) return;
+    pool_job j = {d, x, y, h, w, oh, ow};
+    oc_parallel_for(nt > 1 && planes * oh * ow >= OC_POOL_PAR_MIN ? nt : 1, planes, 0,
+                    avgpool_planes, &j);
 }
 
 void oc_adaptive_avgpool2d(const oc_ctx *ctx, const float *x, int n, int c, int h, int w, int oh,
@@ -111,21 +163,7 @@ void oc_adaptive_avgpool2d(const oc_ctx *ctx, const float *x, int n, int c, int 
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const int64_t planes = (int64_t)n * c;
     if (oh <= 0 || ow <= 0) return;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * h * w >= OC_POOL_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * h * w;
-        float *yp = y + p * oh * ow;
-        for (int i = 0; i < oh; i++) {
-            int hs = (int)(((int64_t)i * h) / oh);
-            int he = (int)(((int64_t)(i + 1) * h + oh - 1) / oh);
-            for (int j = 0; j < ow; j++) {
-                int ws = (int)(((int64_t)j * w) / ow);
-                int we = (int)(((int64_t)(j + 1) * w + ow - 1) / ow);
-                float s = 0;
-                for (int r = hs; r < he; r++)
-                    for (int q = ws; q < we; q++) s += xp[(int64_t)r * w + q];
-                yp[(int64_t)i * ow + j] = s / (float)((he - hs) * (we - ws));
-            }
-        }
-    }
+    pool_job j = {NULL, x, y, h, w, oh, ow};
+    oc_parallel_for(nt > 1 && planes * h * w >= OC_POOL_PAR_MIN ? nt : 1, planes, 0,
+                    adaptive_avgpool_planes, &j);
 }

@@ -1,5 +1,6 @@
 /* tensor.c -- data movement: concat, slice, permute, pad, gather, topk. */
 #include "h4_simd.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -7,20 +8,36 @@
 #define OC_T_MAXD 16
 #define OC_T_PAR_MIN 65536
 
+typedef struct {
+    const float *const *xs;
+    const int64_t *lens;
+    int nin;
+    int64_t tot;
+    float *y;
+} concat_job;
+
+static void concat_rows(void *arg, int64_t o0, int64_t o1, int tid)
+{
+    (void)tid;
+    const concat_job *j = arg;
+    for (int64_t o = o0; o < o1; o++) {
+        float *yo = j->y + o * j->tot;
+        for (int i = 0; i < j->nin; i++) {
+            if (j->lens[i] > 0)
+                memcpy(yo, j->xs[i] + o * j->lens[i], (size_t)j->lens[i] * sizeof(float));
+            yo += j->lens[i];
+        }
+    }
+}
+
 void oc_concat(const oc_ctx *ctx, const float *const *xs, const int64_t *lens, int nin,
                int64_t outer, float *y)
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     int64_t tot = 0;
     for (int i = 0; i < nin; i++) tot += lens[i];
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && outer * tot >= OC_T_PAR_MIN)
-    for (int64_t o = 0; o < outer; o++) {
-        float *yo = y + o * tot;
-        for (int i = 0; i < nin; i++) {
-            if (lens[i] > 0) memcpy(yo, xs[i] + o * lens[i], (size_t)lens[i] * sizeof(float));
-            yo += lens[i];
-        }
-    }
+    concat_job j = {xs, lens, nin, tot, y};
+    oc_parallel_for(nt > 1 && outer * tot >= OC_T_PAR_MIN ? nt : 1, outer, 0, concat_rows, &j);
 }
 
 /* row-major element strides of shape */
@@ -30,6 +47,36 @@ static void strides_of(const int64_t *shape, int ndim, int64_t *st)
     for (int i = ndim - 1; i >= 0; i--) {
         st[i] = s;
         s *= shape[i];
+    }
+}
+
+typedef struct {
+    const float *x;
+    int64_t base;
+    const int64_t *xs, *ys;
+    int nd;
+    float *y;
+} copy_job;
+
+static void strided_copy_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const copy_job *j = arg;
+    int nd = j->nd;
+    const int64_t inner = j->ys[nd - 1], is = j->xs[nd - 1];
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t off = j->base, rem = r;
+        for (int i = nd - 2; i >= 0; i--) {
+            int64_t q = rem % j->ys[i];
+            rem /= j->ys[i];
+            off += q * j->xs[i];
+        }
+        float *yr = j->y + r * inner;
+        const float *xr = j->x + off;
+        if (is == 1)
+            memcpy(yr, xr, (size_t)inner * sizeof(float));
+        else
+            for (int64_t k = 0; k < inner; k++) yr[k] = xr[k * is];
     }
 }
 
@@ -45,23 +92,9 @@ static void strided_copy(int nt, const float *x, int64_t base, const int64_t *xs
         y[0] = x[base];
         return;
     }
-    const int64_t inner = ys[nd - 1], is = xs[nd - 1];
-    const int64_t rows = total / inner;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total >= OC_T_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off = base, rem = r;
-        for (int i = nd - 2; i >= 0; i--) {
-            int64_t q = rem % ys[i];
-            rem /= ys[i];
-            off += q * xs[i];
-        }
-        float *yr = y + r * inner;
-        const float *xr = x + off;
-        if (is == 1)
-            memcpy(yr, xr, (size_t)inner * sizeof(float));
-        else
-            for (int64_t j = 0; j < inner; j++) yr[j] = xr[j * is];
-    }
+    const int64_t rows = total / ys[nd - 1];
+    copy_job j = {x, base, xs, ys, nd, y};
+    oc_parallel_for(nt > 1 && total >= OC_T_PAR_MIN ? nt : 1, rows, 0, strided_copy_rows, &j);
 }
 
 void oc_slice(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim,
@@ -88,6 +121,29 @@ static void transpose2d(const float *x, int64_t rows, int64_t cols, float *y)
             for (int64_t j = j0; j < j1; j++)
                 for (int64_t i = i0; i < i1; i++) y[j * rows + i] = x[i * cols + j];
         }
+}
+
+typedef struct {
+    oc_isa isa;
+    const float *x;
+    float *y;
+    int64_t a, b;
+} transpose_job;
+
+static void transpose_mats(void *arg, int64_t m0, int64_t m1, int tid)
+{
+    (void)tid;
+    const transpose_job *j = arg;
+    int64_t a = j->a, b = j->b;
+    for (int64_t m = m0; m < m1; m++) {
+        /* AVX2 8x8 kernel: on 256 x 64 x 64 measured 0.2-0.26 ms vs 1.0 ms scalar
+         * for NCHW -> NHWC, and 0.63-0.8 ms vs 0.35-1.3 ms (bimodal on the shared
+         * host) for NHWC -> NCHW */
+        if (j->isa >= OC_ISA_AVX2)
+            oc_h4_transpose2d_avx2(j->x + m * a * b, b, a, j->y + m * a * b);
+        else
+            transpose2d(j->x + m * a * b, b, a, j->y + m * a * b);
+    }
 }
 
 void oc_permute(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim, const int *perm,
@@ -128,20 +184,36 @@ void oc_permute(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndi
             expect *= ys[i];
         }
         if (ok) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && total >= OC_T_PAR_MIN)
-            for (int64_t m = 0; m < mats; m++) {
-                /* AVX2 8x8 kernel: on 256 x 64 x 64 measured 0.2-0.26 ms vs 1.0 ms scalar
-                 * for NCHW -> NHWC, and 0.63-0.8 ms vs 0.35-1.3 ms (bimodal on the shared
-                 * host) for NHWC -> NCHW */
-                if (ctx->isa >= OC_ISA_AVX2)
-                    oc_h4_transpose2d_avx2(x + m * a * b, b, a, y + m * a * b);
-                else
-                    transpose2d(x + m * a * b, b, a, y + m * a * b);
-            }
+            transpose_job j = {ctx->isa, x, y, a, b};
+            oc_parallel_for(nt > 1 && total >= OC_T_PAR_MIN ? nt : 1, mats, 0, transpose_mats, &j);
             return;
         }
     }
     strided_copy(nt, x, 0, xs, ys, nd, y);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    const int64_t *shape, *yst;
+    int ndim;
+    int64_t base;
+} pad_job;
+
+static void pad_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const pad_job *j = arg;
+    const int64_t inner = j->shape[j->ndim - 1];
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t off = j->base, rem = r;
+        for (int i = j->ndim - 2; i >= 0; i--) {
+            int64_t q = rem % j->shape[i];
+            rem /= j->shape[i];
+            off += q * j->yst[i];
+        }
+        memcpy(j->y + off, j->x + r * inner, (size_t)inner * sizeof(float));
+    }
 }
 
 void oc_pad(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim,
@@ -166,16 +238,33 @@ void oc_pad(const oc_ctx *ctx, const float *x, const int64_t *shape, int ndim,
     }
     int64_t base = 0;
     for (int i = 0; i < ndim; i++) base += before[i] * yst[i];
-    const int64_t inner = shape[ndim - 1], rows = xtot / inner;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && xtot >= OC_T_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off = base, rem = r;
-        for (int i = ndim - 2; i >= 0; i--) {
-            int64_t q = rem % shape[i];
-            rem /= shape[i];
-            off += q * yst[i];
+    const int64_t rows = xtot / shape[ndim - 1];
+    pad_job j = {x, y, shape, yst, ndim, base};
+    oc_parallel_for(nt > 1 && xtot >= OC_T_PAR_MIN ? nt : 1, rows, 0, pad_rows, &j);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t axis, inner, nidx;
+    const int64_t *idx;
+} gather_job;
+
+static void gather_units(void *arg, int64_t u0, int64_t u1, int tid)
+{
+    (void)tid;
+    const gather_job *j = arg;
+    int64_t inner = j->inner, axis = j->axis;
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t o = u / j->nidx, i = u % j->nidx;
+        int64_t k = j->idx[i];
+        if (k < 0) k += axis; /* python-style negative index */
+        float *yr = j->y + u * inner;
+        if (k < 0 || k >= axis) { /* out of range: defined output instead of a wild read */
+            for (int64_t r = 0; r < inner; r++) yr[r] = 0.0f;
+            continue;
         }
-        memcpy(y + off, x + r * inner, (size_t)inner * sizeof(float));
+        memcpy(yr, j->x + (o * axis + k) * inner, (size_t)inner * sizeof(float));
     }
 }
 
@@ -184,18 +273,8 @@ void oc_gather(const oc_ctx *ctx, const float *x, int64_t outer, int64_t axis, i
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const int64_t units = outer * nidx;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && units * inner >= OC_T_PAR_MIN)
-    for (int64_t u = 0; u < units; u++) {
-        int64_t o = u / nidx, i = u % nidx;
-        int64_t k = idx[i];
-        if (k < 0) k += axis; /* python-style negative index */
-        float *yr = y + u * inner;
-        if (k < 0 || k >= axis) { /* out of range: defined output instead of a wild read */
-            for (int64_t r = 0; r < inner; r++) yr[r] = 0.0f;
-            continue;
-        }
-        memcpy(yr, x + (o * axis + k) * inner, (size_t)inner * sizeof(float));
-    }
+    gather_job j = {x, y, axis, inner, nidx, idx};
+    oc_parallel_for(nt > 1 && units * inner >= OC_T_PAR_MIN ? nt : 1, units, 0, gather_units, &j);
 }
 
 /* ---- topk: a size-k min-heap kept in the output arrays, then heap-sorted ----

@@ -1,6 +1,7 @@
 /* upsample.c -- nearest and bilinear resizing of NCHW maps with PyTorch's index rules
  * (computed in float like PyTorch's CPU kernels). */
 #include "h4_simd.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,16 +15,24 @@ static inline int near_src(int dst, float scale, int in)
     return s < in - 1 ? s : in - 1;
 }
 
-void oc_upsample_nearest(const oc_ctx *ctx, const float *x, int n, int c, int h, int w, int oh,
-                         int ow, float *y)
+typedef struct {
+    oc_isa isa;
+    const float *x;
+    float *y;
+    int h, w, oh, ow, align_corners;
+    float sh, sw;
+} up_job;
+
+static void nearest_planes(void *arg, int64_t p0, int64_t p1, int tid)
 {
-    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int64_t planes = (int64_t)n * c;
-    if (oh <= 0 || ow <= 0 || h <= 0 || w <= 0) return;
-    const float sh = (float)h / (float)oh, sw = (float)w / (float)ow;
+    (void)tid;
+    const up_job *jb = arg;
+    const float *x = jb->x;
+    float *y = jb->y;
+    int h = jb->h, w = jb->w, oh = jb->oh, ow = jb->ow;
+    const float sh = jb->sh, sw = jb->sw;
     const int x2 = (oh == 2 * h && ow == 2 * w);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++) {
+    for (int64_t p = p0; p < p1; p++) {
         const float *xp = x + p * h * w;
         float *yp = y + p * oh * ow;
         if (x2) { /* exact factor 2 (YOLO's Upsample): each pixel twice, each row twice */
@@ -50,6 +59,17 @@ void oc_upsample_nearest(const oc_ctx *ctx, const float *x, int n, int c, int h,
     }
 }
 
+void oc_upsample_nearest(const oc_ctx *ctx, const float *x, int n, int c, int h, int w, int oh,
+                         int ow, float *y)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const int64_t planes = (int64_t)n * c;
+    if (oh <= 0 || ow <= 0 || h <= 0 || w <= 0) return;
+    up_job jb = {ctx->isa, x, y, h, w, oh, ow, 0, (float)h / (float)oh, (float)w / (float)ow};
+    oc_parallel_for(nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN ? nt : 1, planes, 0,
+                    nearest_planes, &jb);
+}
+
 /* PyTorch linear source index: align_corners ? scale*dst : max(scale*(dst+0.5)-0.5, 0) */
 static inline void lin_idx(int dst, float scale, int in, int align, int *i0, int *i1, float *l1)
 {
@@ -65,24 +85,17 @@ static inline void lin_idx(int dst, float scale, int in, int align, int *i0, int
     *l1 = lam;
 }
 
-void oc_upsample_bilinear(const oc_ctx *ctx, const float *x, int n, int c, int h, int w, int oh,
-                          int ow, int align_corners, float *y)
+static void bilinear_planes(void *arg, int64_t p0, int64_t p1, int tid)
 {
-    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int64_t planes = (int64_t)n * c;
-    if (oh <= 0 || ow <= 0 || h <= 0 || w <= 0) return;
-    float sh, sw;
-    if (align_corners) {
-        sh = oh > 1 ? (float)(h - 1) / (float)(oh - 1) : 0.0f;
-        sw = ow > 1 ? (float)(w - 1) / (float)(ow - 1) : 0.0f;
-    } else {
-        sh = (float)h / (float)oh;
-        sw = (float)w / (float)ow;
-    }
-    const oc_isa isa = ctx->isa;
-#pragma omp parallel num_threads(nt) if (nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN)
+    (void)tid;
+    const up_job *jb = arg;
+    const float *x = jb->x;
+    float *y = jb->y;
+    int h = jb->h, w = jb->w, oh = jb->oh, ow = jb->ow, align_corners = jb->align_corners;
+    const float sh = jb->sh, sw = jb->sw;
+    const oc_isa isa = jb->isa;
     {
-        /* per-column source indices and weights, computed once per call and thread */
+        /* per-column source indices and weights, computed once per chunk of planes */
         int32_t cw0[OC_UP_TAB], cw1[OC_UP_TAB];
         float cl[OC_UP_TAB];
         const int tab = ow <= OC_UP_TAB;
@@ -93,8 +106,7 @@ void oc_upsample_bilinear(const oc_ctx *ctx, const float *x, int n, int c, int h
                 cw0[j] = a0;
                 cw1[j] = a1;
             }
-#pragma omp for schedule(static)
-        for (int64_t p = 0; p < planes; p++) {
+        for (int64_t p = p0; p < p1; p++) {
             const float *xp = x + p * h * w;
             float *yp = y + p * oh * ow;
             for (int i = 0; i < oh; i++) {
@@ -124,4 +136,23 @@ void oc_upsample_bilinear(const oc_ctx *ctx, const float *x, int n, int c, int h
             }
         }
     }
+}
+
+void oc_upsample_bilinear(const oc_ctx *ctx, const float *x, int n, int c, int h, int w, int oh,
+                          int ow, int align_corners, float *y)
+{
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const int64_t planes = (int64_t)n * c;
+    if (oh <= 0 || ow <= 0 || h <= 0 || w <= 0) return;
+    float sh, sw;
+    if (align_corners) {
+        sh = oh > 1 ? (float)(h - 1) / (float)(oh - 1) : 0.0f;
+        sw = ow > 1 ? (float)(w - 1) / (float)(ow - 1) : 0.0f;
+    } else {
+        sh = (float)h / (float)oh;
+        sw = (float)w / (float)ow;
+    }
+    up_job jb = {ctx->isa, x, y, h, w, oh, ow, align_corners, sh, sw};
+    oc_parallel_for(nt > 1 && planes * oh * ow >= OC_UP_PAR_MIN ? nt : 1, planes, 0,
+                    bilinear_planes, &jb);
 }

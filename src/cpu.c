@@ -1,6 +1,8 @@
 /* cpu.c -- ISA detection from cpuid (with OS support for the register state), the
- * OCELLUS_ISA override, and the default thread count (OCELLUS_NUM_THREADS). */
+ * OCELLUS_ISA override, the default thread count (OCELLUS_NUM_THREADS) and the kernel
+ * threads' spin before sleeping (OCELLUS_SPIN, ops/parallel.c). */
 #include "internal.h"
+#include "parallel.h"
 
 #include <cpuid.h>
 #include <pthread.h>
@@ -126,6 +128,19 @@ int oc_get_num_threads(void)
 {
     pthread_once(&g_once, init_once);
     return g_threads;
+}
+
+oc_status oc_set_spin_us(int us)
+{
+    if (us < 0)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_set_spin_us: %d is negative", us);
+    oc_parallel_set_spin_us(us);
+    return OC_OK;
+}
+
+int oc_get_spin_us(void)
+{
+    return oc_parallel_spin_us();
 }
 
 double oc_now_ms(void)

@@ -302,22 +302,14 @@ static void bench_attention(int tokens, int heads, int dim)
 int main(int argc, char **argv)
 {
     (void)argc;
-    /* On a shared machine libgomp's default spin-waiting makes 2-thread timings measure the
-     * other jobs (an idle thread spins for milliseconds on a core another job needs). Unless
-     * the user chose a policy, re-run ourselves with OMP_WAIT_POLICY=passive: the policy is
-     * read when libgomp loads, so it cannot be changed from inside the process. */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-        /* exec failed: carry on with the default policy */
-    }
+    (void)argv;
     const char *qs = getenv("OCELLUS_BENCH_OPS_QUICK");
     g_quick = qs && *qs && strcmp(qs, "0") != 0;
     g_filter = getenv("OCELLUS_BENCH_OPS_FILTER");
     double secs = g_quick ? 0.2 : 0.5;
-    printf("Ocellus bench-ops (%s run; best isa %s; %d cores; OMP_WAIT_POLICY=%s)\n",
+    printf("Ocellus bench-ops (%s run; best isa %s; %d cores; thread spin %d us)\n",
            g_quick ? "quick" : "full", oc_isa_name(oc_cpu_best_isa()), oc_num_cores(),
-           getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default");
+           oc_get_spin_us());
     printf("FMA peak (measured now, GFLOP/s):\n");
     for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
         for (int nth = 1; nth <= 2; nth++) {

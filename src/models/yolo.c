@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "yolo_common.h"
 
 #define BN_EPS 1e-3f
@@ -735,6 +736,58 @@ typedef struct {
     float dfl[REG_MAX];
 } detect_params;
 
+typedef struct {
+    const detect_params *p;
+    const float *bx;
+    const float *cl;
+    float *o;
+    int64_t HW;
+    int64_t W;
+    int R;
+    int64_t A;
+    int nc;
+    float st;
+} detect_decode_anchors_job;
+
+static void detect_decode_anchors(void *arg, int64_t first, int64_t last, int tid)
+{
+    const detect_decode_anchors_job *job = arg;
+    const detect_params *p = job->p;
+    const float *bx = job->bx;
+    const float *cl = job->cl;
+    float *o = job->o;
+    int64_t HW = job->HW;
+    int64_t W = job->W;
+    int R = job->R;
+    int64_t A = job->A;
+    int nc = job->nc;
+    float st = job->st;
+    (void)tid;
+    for (int64_t i = first; i < last; i++) {
+        float dist[4];
+        for (int k = 0; k < 4; k++) {
+            const float *v = bx + (int64_t)k * R * HW + i;
+            float mx = v[0];
+            for (int j = 1; j < R; j++) mx = v[j * HW] > mx ? v[j * HW] : mx;
+            float se = 0.0f, acc = 0.0f;
+            for (int j = 0; j < R; j++) {
+                float e = expf(v[j * HW] - mx);
+                se += e;
+                acc += e * p->dfl[j];
+            }
+            dist[k] = acc / se;
+        }
+        const float ax = (float)(i % W) + 0.5f, ay = (float)(i / W) + 0.5f;
+        const float x1 = ax - dist[0], y1 = ay - dist[1];
+        const float x2 = ax + dist[2], y2 = ay + dist[3];
+        o[0 * A + i] = (x1 + x2) * 0.5f * st;
+        o[1 * A + i] = (y1 + y2) * 0.5f * st;
+        o[2 * A + i] = (x2 - x1) * st;
+        o[3 * A + i] = (y2 - y1) * st;
+        for (int c = 0; c < nc; c++) o[(4 + c) * A + i] = cl[(int64_t)c * HW + i];
+    }
+}
+
 static void detect_decode(const oc_ctx *ctx, const void *params, const float *const *ins,
                           const oc_shape *in_shapes, int nin, float *out,
                           const oc_shape *out_shape)
@@ -752,30 +805,8 @@ static void detect_decode(const oc_ctx *ctx, const void *params, const float *co
             const float *bx = box + bi * 4 * R * HW;
             const float *cl = cls + bi * nc * HW;
             float *o = out + bi * (4 + nc) * A + a0;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-            for (int64_t i = 0; i < HW; i++) {
-                float dist[4];
-                for (int k = 0; k < 4; k++) {
-                    const float *v = bx + (int64_t)k * R * HW + i;
-                    float mx = v[0];
-                    for (int j = 1; j < R; j++) mx = v[j * HW] > mx ? v[j * HW] : mx;
-                    float se = 0.0f, acc = 0.0f;
-                    for (int j = 0; j < R; j++) {
-                        float e = expf(v[j * HW] - mx);
-                        se += e;
-                        acc += e * p->dfl[j];
-                    }
-                    dist[k] = acc / se;
-                }
-                const float ax = (float)(i % W) + 0.5f, ay = (float)(i / W) + 0.5f;
-                const float x1 = ax - dist[0], y1 = ay - dist[1];
-                const float x2 = ax + dist[2], y2 = ay + dist[3];
-                o[0 * A + i] = (x1 + x2) * 0.5f * st;
-                o[1 * A + i] = (y1 + y2) * 0.5f * st;
-                o[2 * A + i] = (x2 - x1) * st;
-                o[3 * A + i] = (y2 - y1) * st;
-                for (int c = 0; c < nc; c++) o[(4 + c) * A + i] = cl[(int64_t)c * HW + i];
-            }
+            detect_decode_anchors_job job = {p, bx, cl, o, HW, W, R, A, nc, st};
+            oc_parallel_for(ctx->nthreads, HW, 0, detect_decode_anchors, &job);
         }
         a0 += HW;
     }

@@ -14,8 +14,8 @@ only=("$@")
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-std=c11 -O1 -g -D_GNU_SOURCE -fopenmp -Iinclude -Isrc -Iops $SAN"
-LIBS="-lopenblas -lpng -ljpeg -lcjson -lzip -lm -lpthread -fopenmp"
+CFLAGS="-std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -Iops $SAN"
+LIBS="-lopenblas -lpng -ljpeg -lcjson -lzip -lm -lpthread"
 mkdir -p "$OUT/obj"
 
 if ! command -v "$CC" >/dev/null; then
