@@ -3,6 +3,7 @@
  * and dispatch to the SIMD row kernels (ms_deform_attn_avx2.c, ms_deform_attn_avx512.c). */
 #include "ms_deform_attn_impl.h"
 #include "ops.h"
+#include "parallel.h"
 
 #include <string.h>
 
@@ -33,6 +34,31 @@ static void msda_row_scalar(const float *value, const int64_t *level_hw, const i
     }
 }
 
+typedef void (*msda_row_fn)(const float *, const int64_t *, const int64_t *, int, int, int,
+                            const float *, const float *, int, float *);
+
+typedef struct {
+    msda_row_fn row;
+    const float *value;
+    const int64_t *level_hw, *lstart;
+    const float *loc, *attw;
+    float *out;
+    int64_t lq, s, per_row;
+    int nlevels, heads, dh, npoints;
+} msda_job;
+
+static void msda_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    (void)tid;
+    const msda_job *j = arg;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / j->lq;
+        j->row(j->value + b * j->s * j->heads * j->dh, j->level_hw, j->lstart, j->nlevels,
+               j->heads, j->dh, j->loc + r * j->per_row * 2, j->attw + r * j->per_row, j->npoints,
+               j->out + r * j->heads * j->dh);
+    }
+}
+
 void oc_ms_deform_attn(const oc_ctx *ctx, const float *value, const int64_t *level_hw,
                        int nlevels, int n, int heads, int dh, const float *loc, const float *attw,
                        int lq, int npoints, float *out)
@@ -50,16 +76,12 @@ void oc_ms_deform_attn(const oc_ctx *ctx, const float *value, const int64_t *lev
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const int64_t rows = (int64_t)n * lq;
     const int64_t per_row = (int64_t)heads * nlevels * npoints; /* samples per query */
-    void (*row)(const float *, const int64_t *, const int64_t *, int, int, int, const float *,
-                const float *, int, float *) = msda_row_scalar;
+    msda_row_fn row = msda_row_scalar;
     if (ctx->isa >= OC_ISA_AVX512 && dh % 16 == 0)
         row = oc_msda_row_avx512;
     else if (ctx->isa >= OC_ISA_AVX2 && dh % 8 == 0)
         row = oc_msda_row_avx2;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && rows * per_row * dh >= 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t b = r / lq;
-        row(value + b * s * heads * dh, level_hw, lstart, nlevels, heads, dh,
-            loc + r * per_row * 2, attw + r * per_row, npoints, out + r * heads * dh);
-    }
+    msda_job job = {row, value, level_hw, lstart, loc, attw, out, lq, s, per_row, nlevels, heads,
+                    dh, npoints};
+    oc_parallel_for(nt > 1 && rows * per_row * dh >= 32768 ? nt : 1, rows, 0, msda_rows, &job);
 }

@@ -2,6 +2,7 @@
  * follows a line of the reference (hybrid_encoder.py, rtdetr_decoder.py, utils.py,
  * rtdetr_postprocessor.py); all take any batch size. Indices travel as float32 (exact below
  * 2^24), as graph compute is float32. */
+#include "parallel.h"
 #include "rtdetr.h"
 
 #include "tasks/detr.h"
@@ -97,18 +98,36 @@ oc_tid rtdetr_anchors(oc_graph *g, oc_tid dep, const int64_t *level_hw, int nlev
 }
 
 /* ---------------------------------------------------------------- valid mask ----------- */
+typedef struct {
+    const float *const *ins;
+    float *out;
+    int64_t s;
+    int64_t d;
+} mask_rows_job;
+
+static void mask_rows(void *arg, int64_t first, int64_t last, int tid)
+{
+    const mask_rows_job *job = arg;
+    const float *const *ins = job->ins;
+    float *out = job->out;
+    int64_t s = job->s;
+    int64_t d = job->d;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
+        /* memory * valid_mask: an invalid anchor's features are 0 * x (NaN stays NaN) */
+        float v = isfinite(ins[1][(r % s) * 4]) ? 1.0f : 0.0f;
+        for (int64_t j = 0; j < d; j++) out[r * d + j] = ins[0][r * d + j] * v;
+    }
+}
+
 static void mask_fn(const oc_ctx *ctx, const void *pp, const float *const *ins,
                     const oc_shape *is, int nin, float *out, const oc_shape *os)
 {
     (void)pp, (void)nin, (void)os;
     const int64_t n = is[0].d[0], s = is[0].d[1], d = is[0].d[2];
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n * s * d > 65536)
-    for (int64_t r = 0; r < n * s; r++) {
-        /* memory * valid_mask: an invalid anchor's features are 0 * x (NaN stays NaN) */
-        float v = isfinite(ins[1][(r % s) * 4]) ? 1.0f : 0.0f;
-        for (int64_t j = 0; j < d; j++) out[r * d + j] = ins[0][r * d + j] * v;
-    }
+    mask_rows_job job = {ins, out, s, d};
+    oc_parallel_for(nt > 1 && n * s * d > 65536 ? nt : 1, n * s, 0, mask_rows, &job);
 }
 
 oc_tid rtdetr_mask_invalid(oc_graph *g, oc_tid memory, oc_tid anchors)

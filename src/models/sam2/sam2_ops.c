@@ -6,6 +6,7 @@
  * into windows (row-major over windows, then row-major inside), attention runs per window
  * (padded tokens included: they are keys whose q/k/v are the linear's bias), and the result
  * is put back and cropped. These are memory-bound copies of whole C-float rows. */
+#include "parallel.h"
 #include "sam2.h"
 
 #include <math.h>
@@ -64,18 +65,22 @@ typedef struct {
     int N, H, W, C, ws, nwy, nwx;
 } win_params;
 
-static void exec_partition(const oc_ctx *ctx, const void *params, const float *const *ins,
-                           const oc_shape *is, int nin, float *out, const oc_shape *os)
+typedef struct {
+    const win_params *p;
+    const float *x;
+    float *out;
+    size_t rowb;
+} partition_rows_job;
+
+static void partition_rows(void *arg, int64_t first, int64_t last, int tid)
 {
-    (void)is;
-    (void)nin;
-    (void)os;
-    const win_params *p = params;
-    const float *x = ins[0];
-    const int64_t nrows = (int64_t)p->N * p->nwy * p->ws; /* output row of ws tokens */
-    const size_t rowb = (size_t)p->C * sizeof(float);
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t r = 0; r < nrows; r++) {
+    const partition_rows_job *job = arg;
+    const win_params *p = job->p;
+    const float *x = job->x;
+    float *out = job->out;
+    size_t rowb = job->rowb;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
         int ty = (int)(r % p->ws);
         int wy = (int)((r / p->ws) % p->nwy);
         int n = (int)(r / ((int64_t)p->ws * p->nwy));
@@ -93,6 +98,20 @@ static void exec_partition(const oc_ctx *ctx, const void *params, const float *c
             }
         }
     }
+}
+
+static void exec_partition(const oc_ctx *ctx, const void *params, const float *const *ins,
+                           const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is;
+    (void)nin;
+    (void)os;
+    const win_params *p = params;
+    const float *x = ins[0];
+    const int64_t nrows = (int64_t)p->N * p->nwy * p->ws; /* output row of ws tokens */
+    const size_t rowb = (size_t)p->C * sizeof(float);
+    partition_rows_job job = {p, x, out, rowb};
+    oc_parallel_for(ctx->nthreads, nrows, 0, partition_rows, &job);
 }
 
 static int win_setup(oc_graph *g, oc_tid x, int ws, const char *op, win_params *p)
@@ -124,17 +143,22 @@ oc_tid sam2_g_window_partition(oc_graph *g, oc_tid x, int ws)
     return oc_g_custom(g, "window_partition", &x, 1, os, exec_partition, &p, sizeof p, 0.0);
 }
 
-static void exec_unpartition_add(const oc_ctx *ctx, const void *params, const float *const *ins,
-                                 const oc_shape *is, int nin, float *out, const oc_shape *os)
+typedef struct {
+    const win_params *p;
+    const float *win;
+    const float *sc;
+    float *out;
+} unpartition_add_rows_job;
+
+static void unpartition_add_rows(void *arg, int64_t first, int64_t last, int tid)
 {
-    (void)is;
-    (void)nin;
-    (void)os;
-    const win_params *p = params;
-    const float *win = ins[0], *sc = ins[1];
-    const int64_t nrows = (int64_t)p->N * p->H;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t r = 0; r < nrows; r++) {
+    const unpartition_add_rows_job *job = arg;
+    const win_params *p = job->p;
+    const float *win = job->win;
+    const float *sc = job->sc;
+    float *out = job->out;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
         int yy = (int)(r % p->H), n = (int)(r / p->H);
         int wy = yy / p->ws, ty = yy % p->ws;
         for (int xx = 0; xx < p->W; xx++) {
@@ -146,6 +170,19 @@ static void exec_unpartition_add(const oc_ctx *ctx, const void *params, const fl
             for (int c = 0; c < p->C; c++) o[c] = a[c] + b[c];
         }
     }
+}
+
+static void exec_unpartition_add(const oc_ctx *ctx, const void *params, const float *const *ins,
+                                 const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is;
+    (void)nin;
+    (void)os;
+    const win_params *p = params;
+    const float *win = ins[0], *sc = ins[1];
+    const int64_t nrows = (int64_t)p->N * p->H;
+    unpartition_add_rows_job job = {p, win, sc, out};
+    oc_parallel_for(ctx->nthreads, nrows, 0, unpartition_add_rows, &job);
 }
 
 oc_tid sam2_g_window_unpartition_add(oc_graph *g, oc_tid win, oc_tid shortcut, int ws)
@@ -172,17 +209,24 @@ typedef struct {
     int B, H, W, row, c0, C;
 } pool_params;
 
-static void exec_pool(const oc_ctx *ctx, const void *params, const float *const *ins,
-                      const oc_shape *is, int nin, float *out, const oc_shape *os)
+typedef struct {
+    const pool_params *p;
+    const float *const *ins;
+    float *out;
+    int oh;
+    int ow;
+} pool_rows_job;
+
+static void pool_rows(void *arg, int64_t first, int64_t last, int tid)
 {
-    (void)is;
-    (void)nin;
-    (void)os;
-    const pool_params *p = params;
-    const int oh = p->H / 2, ow = p->W / 2;
-    const int64_t nrows = (int64_t)p->B * oh;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t r = 0; r < nrows; r++) {
+    const pool_rows_job *job = arg;
+    const pool_params *p = job->p;
+    const float *const *ins = job->ins;
+    float *out = job->out;
+    int oh = job->oh;
+    int ow = job->ow;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
         int oy = (int)(r % oh), b = (int)(r / oh);
         for (int ox = 0; ox < ow; ox++) {
             const float *x00 = ins[0] + (((int64_t)b * p->H + 2 * oy) * p->W + 2 * ox) * p->row + p->c0;
@@ -197,6 +241,19 @@ static void exec_pool(const oc_ctx *ctx, const void *params, const float *const 
             }
         }
     }
+}
+
+static void exec_pool(const oc_ctx *ctx, const void *params, const float *const *ins,
+                      const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is;
+    (void)nin;
+    (void)os;
+    const pool_params *p = params;
+    const int oh = p->H / 2, ow = p->W / 2;
+    const int64_t nrows = (int64_t)p->B * oh;
+    pool_rows_job job = {p, ins, out, oh, ow};
+    oc_parallel_for(ctx->nthreads, nrows, 0, pool_rows, &job);
 }
 
 oc_tid sam2_g_maxpool2x2_nhwc(oc_graph *g, oc_tid x, int B, int H, int W, int row, int c0, int C)
@@ -222,6 +279,34 @@ typedef struct {
     int N, H, W, C;
 } up_params;
 
+typedef struct {
+    const up_params *p;
+    const float *const *ins;
+    float *out;
+    int th;
+    int tw;
+} up_add_rows_job;
+
+static void up_add_rows(void *arg, int64_t first, int64_t last, int tid)
+{
+    const up_add_rows_job *job = arg;
+    const up_params *p = job->p;
+    const float *const *ins = job->ins;
+    float *out = job->out;
+    int th = job->th;
+    int tw = job->tw;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
+        int y = (int)(r % p->H), n = (int)(r / p->H);
+        for (int x = 0; x < p->W; x++) {
+            const float *a = ins[0] + (r * p->W + x) * p->C;
+            const float *b = ins[1] + (((int64_t)n * th + y / 2) * tw + x / 2) * p->C;
+            float *o = out + (r * p->W + x) * p->C;
+            for (int c = 0; c < p->C; c++) o[c] = a[c] + b[c];
+        }
+    }
+}
+
 static void exec_up_add(const oc_ctx *ctx, const void *params, const float *const *ins,
                         const oc_shape *is, int nin, float *out, const oc_shape *os)
 {
@@ -231,16 +316,8 @@ static void exec_up_add(const oc_ctx *ctx, const void *params, const float *cons
     const up_params *p = params;
     const int64_t nrows = (int64_t)p->N * p->H;
     const int th = p->H / 2, tw = p->W / 2;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t r = 0; r < nrows; r++) {
-        int y = (int)(r % p->H), n = (int)(r / p->H);
-        for (int x = 0; x < p->W; x++) {
-            const float *a = ins[0] + (r * p->W + x) * p->C;
-            const float *b = ins[1] + (((int64_t)n * th + y / 2) * tw + x / 2) * p->C;
-            float *o = out + (r * p->W + x) * p->C;
-            for (int c = 0; c < p->C; c++) o[c] = a[c] + b[c];
-        }
-    }
+    up_add_rows_job job = {p, ins, out, th, tw};
+    oc_parallel_for(ctx->nthreads, nrows, 0, up_add_rows, &job);
 }
 
 oc_tid sam2_g_upsample2x_add_nhwc(oc_graph *g, oc_tid lateral, oc_tid top)
