@@ -23,9 +23,9 @@ struct oc_conv2d_weights {
     oc_conv2d_desc d;
     oc_isa isa;
     int mode;
-    float * w;       /* [cout][cin/g][kh][kw] (scalar and depthwise paths) */
-    float * bias;    /* [cout] or NULL */
-    float * ap;      /* GEMM path: per group, ceil(mg/MR) panels of [K][MR] */
+    float *w;       /* [cout][cin/g][kh][kw] (scalar and depthwise paths) */
+    float *bias;    /* [cout] or NULL */
+    float *ap;      /* GEMM path: per group, ceil(mg/MR) panels of [K][MR] */
     int mg, kdim;   /* rows (cout/g) and depth (cin/g*kh*kw) of one group's GEMM */
     size_t ap_group; /* floats per group in ap */
     size_t bytes;

@@ -21,6 +21,7 @@
  * Attention runs on the tiled kernel reading q/k/v in place from the fused qkv linear's
  * output: one window (or one image for global blocks) and one head at a time, never a full
  * score matrix. */
+#include "parallel.h"
 #include "rfdetr.h"
 
 #include <math.h>
@@ -193,17 +194,34 @@ typedef struct {
     int C, h, w, nw;
 } tap_params;
 
-/* windowed state [N*nw^2, L, C] -> LayerNorm per token -> CLS dropped -> [N, C, h, w] */
-static void tap_exec(const oc_ctx *ctx, const void *params, const float *const *ins,
-                     const oc_shape *is, int nin, float *out, const oc_shape *os)
+typedef struct {
+    const tap_params *p;
+    const float *const *ins;
+    float *out;
+    int C;
+    int w;
+    int nw;
+    int hw;
+    int ww;
+    int64_t L;
+    int64_t T;
+} tap_rows_job;
+
+static void tap_rows(void *arg, int64_t first, int64_t last, int tid)
 {
-    (void)is, (void)nin;
-    const tap_params *p = params;
-    const int C = p->C, h = p->h, w = p->w, nw = p->nw, hw = h / nw, ww = w / nw;
-    const int64_t N = os->d[0], L = 1 + (int64_t)hw * ww, T = (int64_t)h * w;
-    const int64_t rows = N * nw * nw * (L - 1);
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    const tap_rows_job *job = arg;
+    const tap_params *p = job->p;
+    const float *const *ins = job->ins;
+    float *out = job->out;
+    int C = job->C;
+    int w = job->w;
+    int nw = job->nw;
+    int hw = job->hw;
+    int ww = job->ww;
+    int64_t L = job->L;
+    int64_t T = job->T;
+    (void)tid;
+    for (int64_t r = first; r < last; r++) {
         int64_t win = r / (L - 1), t = r % (L - 1);
         int64_t n = win / (nw * nw), wi = win % (nw * nw);
         int64_t y = (wi / nw) * hw + t / ww, x = (wi % nw) * ww + t % ww;
@@ -219,6 +237,19 @@ static void tap_exec(const oc_ctx *ctx, const void *params, const float *const *
         float *o = out + n * C * T + y * w + x;
         for (int c = 0; c < C; c++) o[c * T] = (v[c] - fm) * rstd * p->gamma[c] + p->beta[c];
     }
+}
+
+/* windowed state [N*nw^2, L, C] -> LayerNorm per token -> CLS dropped -> [N, C, h, w] */
+static void tap_exec(const oc_ctx *ctx, const void *params, const float *const *ins,
+                     const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is, (void)nin;
+    const tap_params *p = params;
+    const int C = p->C, h = p->h, w = p->w, nw = p->nw, hw = h / nw, ww = w / nw;
+    const int64_t N = os->d[0], L = 1 + (int64_t)hw * ww, T = (int64_t)h * w;
+    const int64_t rows = N * nw * nw * (L - 1);
+    tap_rows_job job = {p, ins, out, C, w, nw, hw, ww, L, T};
+    oc_parallel_for(ctx->nthreads, rows, 0, tap_rows, &job);
 }
 
 /* ---------------------------------------------------------------- channel LN (+SiLU) -- */
