@@ -1,8 +1,8 @@
 /* attention.c -- o = softmax(scale * q k^T + bias) v with an online (streaming) softmax.
  * Scalar reference here: one query at a time, keys in blocks of OC_ATT_SBK, running max /
  * sum / accumulator; memory O(block). The SIMD paths (attention_avx2.c, attention_avx512.c,
- * template h4_attn_tmpl.h) pack q / k / v tiles and run register-blocked products. */
-#include "h4_attn.h"
+ * template attention_tmpl.h) pack q / k / v tiles and run register-blocked products. */
+#include "attention_impl.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -43,10 +43,10 @@ size_t oc_attention_scratch_bytes(const oc_attn_desc *d, oc_isa isa, int nthread
     if (nthreads < 1) nthreads = 1;
     size_t per = scalar_thread_bytes(d);
     if (isa >= OC_ISA_AVX512) {
-        size_t s = oc_h4_attn_thread_bytes_avx512(d);
+        size_t s = oc_attn_thread_bytes_avx512(d);
         per = s > per ? s : per;
     } else if (isa == OC_ISA_AVX2) {
-        size_t s = oc_h4_attn_thread_bytes_avx2(d);
+        size_t s = oc_attn_thread_bytes_avx2(d);
         per = s > per ? s : per;
     }
     return per * (size_t)nthreads;
@@ -132,12 +132,12 @@ void oc_attention(const oc_ctx *ctx, const oc_attn_desc *d, const float *q, cons
                             d->lk <= 0 ? NAN : 0.0f;
         if (d->lk <= 0) return;
     }
-    if (ctx->isa >= OC_ISA_AVX512 && oc_h4_attn_thread_bytes_avx512(d) * (size_t)nt <= ctx->scratch_bytes) {
-        oc_h4_attention_avx512(ctx, d, q, k, v, o);
+    if (ctx->isa >= OC_ISA_AVX512 && oc_attn_thread_bytes_avx512(d) * (size_t)nt <= ctx->scratch_bytes) {
+        oc_attention_avx512(ctx, d, q, k, v, o);
         return;
     }
-    if (ctx->isa >= OC_ISA_AVX2 && oc_h4_attn_thread_bytes_avx2(d) * (size_t)nt <= ctx->scratch_bytes) {
-        oc_h4_attention_avx2(ctx, d, q, k, v, o);
+    if (ctx->isa >= OC_ISA_AVX2 && oc_attn_thread_bytes_avx2(d) * (size_t)nt <= ctx->scratch_bytes) {
+        oc_attention_avx2(ctx, d, q, k, v, o);
         return;
     }
     /* scalar: (64 + dv) floats per thread, from the stack when small (so the reference works

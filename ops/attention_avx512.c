@@ -1,4 +1,4 @@
-/* attention_avx512.c -- avx512 instantiation of the tiled attention in h4_attn_tmpl.h */
-#define H4_AVX512 1
-#include "h4_vec.h"
-#include "h4_attn_tmpl.h"
+/* attention_avx512.c -- avx512 instantiation of the tiled attention in attention_tmpl.h */
+#define SIMD_VEC_AVX512 1
+#include "simd_vec.h"
+#include "attention_tmpl.h"

@@ -1,7 +1,7 @@
 /* eltwise.c -- binary ops with numpy broadcasting, activations, clamp, per-channel affine.
  * Scalar reference here; AVX2 / AVX-512 row kernels in eltwise_avx2.c / eltwise_avx512.c,
  * chosen from ctx->isa. */
-#include "h4_simd.h"
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -31,9 +31,9 @@ static void bin_row(oc_isa isa, oc_binop op, const float *a, int sa, const float
                     float *y, int64_t n)
 {
     if (isa >= OC_ISA_AVX512)
-        oc_h4_bin_row_avx512(op, a, sa, b, sb, y, n);
+        oc_bin_row_avx512(op, a, sa, b, sb, y, n);
     else if (isa == OC_ISA_AVX2)
-        oc_h4_bin_row_avx2(op, a, sa, b, sb, y, n);
+        oc_bin_row_avx2(op, a, sa, b, sb, y, n);
     else
         bin_row_scalar(op, a, sa, b, sb, y, n);
 }
@@ -190,9 +190,9 @@ static void act_scalar(oc_act act, const float *x, float *y, size_t n)
 static void act_chunk(oc_isa isa, oc_act act, const float *x, float *y, size_t n)
 {
     if (isa >= OC_ISA_AVX512)
-        oc_h4_act_avx512(act, x, y, n);
+        oc_eltwise_act_avx512(act, x, y, n);
     else if (isa == OC_ISA_AVX2)
-        oc_h4_act_avx2(act, x, y, n);
+        oc_eltwise_act_avx2(act, x, y, n);
     else
         act_scalar(act, x, y, n);
 }
@@ -225,8 +225,8 @@ void oc_activation(const oc_ctx *ctx, oc_act act, const float *x, float *y, size
     }
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     act_job j = {ctx->isa, act, x, y, n, 0.0f, 0.0f};
-    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK),
-                    0, act_chunks, &j);
+    const int64_t nchunks = (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK);
+    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, nchunks, 0, act_chunks, &j);
 }
 
 static void clamp_chunks(void *arg, int64_t c0, int64_t c1, int tid)
@@ -239,9 +239,9 @@ static void clamp_chunks(void *arg, int64_t c0, int64_t c1, int tid)
     float *y = j->y;
     float lo = j->lo, hi = j->hi;
     if (j->isa >= OC_ISA_AVX512) {
-        oc_h4_clamp_avx512(x + s, y + s, e - s, lo, hi);
+        oc_clamp_avx512(x + s, y + s, e - s, lo, hi);
     } else if (j->isa == OC_ISA_AVX2) {
-        oc_h4_clamp_avx2(x + s, y + s, e - s, lo, hi);
+        oc_clamp_avx2(x + s, y + s, e - s, lo, hi);
     } else {
         /* torch.clamp: min(max(x, lo), hi); NaN propagates */
         for (size_t i = s; i < e; i++) {
@@ -257,8 +257,8 @@ void oc_clamp(const oc_ctx *ctx, const float *x, float *y, size_t n, float lo, f
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     act_job j = {ctx->isa, OC_ACT_NONE, x, y, n, lo, hi};
-    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK),
-                    0, clamp_chunks, &j);
+    const int64_t nchunks = (int64_t)((n + OC_ACT_CHUNK - 1) / OC_ACT_CHUNK);
+    oc_parallel_for(nt > 1 && n >= OC_PAR_MIN ? nt : 1, nchunks, 0, clamp_chunks, &j);
 }
 
 typedef struct {
@@ -280,9 +280,9 @@ static void affine_rows(void *arg, int64_t r0, int64_t r1, int tid)
         const float *xr = j->x + r * hw;
         float *yr = j->y + r * hw;
         if (j->isa >= OC_ISA_AVX512)
-            oc_h4_affine_avx512(xr, s, t, yr, hw);
+            oc_affine_avx512(xr, s, t, yr, hw);
         else if (j->isa == OC_ISA_AVX2)
-            oc_h4_affine_avx2(xr, s, t, yr, hw);
+            oc_affine_avx2(xr, s, t, yr, hw);
         else
             for (int64_t i = 0; i < hw; i++) yr[i] = xr[i] * s + t;
     }

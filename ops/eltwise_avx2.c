@@ -1,4 +1,4 @@
-/* eltwise_avx2.c -- avx2 instantiation of the row kernels in h4_eltwise_tmpl.h */
-#define H4_AVX2 1
-#include "h4_vec.h"
-#include "h4_eltwise_tmpl.h"
+/* eltwise_avx2.c -- avx2 instantiation of the row kernels in eltwise_tmpl.h */
+#define SIMD_VEC_AVX2 1
+#include "simd_vec.h"
+#include "eltwise_tmpl.h"

@@ -1,6 +1,6 @@
 /* grid_sample.c -- torch.nn.functional.grid_sample(x, grid, mode='bilinear',
  * padding_mode='zeros', align_corners=False). */
-#include "h4_simd.h"
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>

@@ -1,7 +1,7 @@
 /* norm.c -- softmax over a middle axis, layer norm over the last dim, and LayerNorm2d
  * (over channels of NCHW). Scalar reference here; AVX2 / AVX-512 row kernels live in
- * eltwise_avx2.c / eltwise_avx512.c (h4_eltwise_tmpl.h). */
-#include "h4_simd.h"
+ * eltwise_avx2.c / eltwise_avx512.c (eltwise_tmpl.h). */
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -38,9 +38,9 @@ static void softmax_rows(void *arg, int64_t first, int64_t last, int tid)
     (void)tid;
     for (int64_t o = first; o < last; o++) {
         if (isa >= OC_ISA_AVX512)
-            oc_h4_softmax_row_avx512(x + o * axis, y + o * axis, axis);
+            oc_softmax_row_avx512(x + o * axis, y + o * axis, axis);
         else if (isa == OC_ISA_AVX2)
-            oc_h4_softmax_row_avx2(x + o * axis, y + o * axis, axis);
+            oc_softmax_row_avx2(x + o * axis, y + o * axis, axis);
         else
             softmax_row_scalar(x + o * axis, y + o * axis, axis);
     }
@@ -78,9 +78,9 @@ static void softmax_strided(void *arg, int64_t first, int64_t last, int tid)
         }
         for (int64_t a = 0; a < axis; a++) {
             if (isa >= OC_ISA_AVX512) {
-                oc_h4_max_acc_avx512(xb + a * inner, mx, m);
+                oc_max_acc_avx512(xb + a * inner, mx, m);
             } else if (isa == OC_ISA_AVX2) {
-                oc_h4_max_acc_avx2(xb + a * inner, mx, m);
+                oc_max_acc_avx2(xb + a * inner, mx, m);
             } else {
                 for (int j = 0; j < m; j++) {
                     float v = xb[a * inner + j];
@@ -90,9 +90,9 @@ static void softmax_strided(void *arg, int64_t first, int64_t last, int tid)
         }
         for (int64_t a = 0; a < axis; a++) {
             if (isa >= OC_ISA_AVX512) {
-                oc_h4_exp_sub_acc_avx512(xb + a * inner, mx, yb + a * inner, sm, m);
+                oc_exp_sub_acc_avx512(xb + a * inner, mx, yb + a * inner, sm, m);
             } else if (isa == OC_ISA_AVX2) {
-                oc_h4_exp_sub_acc_avx2(xb + a * inner, mx, yb + a * inner, sm, m);
+                oc_exp_sub_acc_avx2(xb + a * inner, mx, yb + a * inner, sm, m);
             } else {
                 for (int j = 0; j < m; j++) {
                     float e = expf(xb[a * inner + j] - mx[j]);
@@ -103,9 +103,9 @@ static void softmax_strided(void *arg, int64_t first, int64_t last, int tid)
         }
         for (int64_t a = 0; a < axis; a++) {
             if (isa >= OC_ISA_AVX512)
-                oc_h4_div_by_avx512(yb + a * inner, sm, m);
+                oc_div_by_avx512(yb + a * inner, sm, m);
             else if (isa == OC_ISA_AVX2)
-                oc_h4_div_by_avx2(yb + a * inner, sm, m);
+                oc_div_by_avx2(yb + a * inner, sm, m);
             else
                 for (int j = 0; j < m; j++) yb[a * inner + j] /= sm[j];
         }
@@ -174,9 +174,9 @@ static void layernorm_rows(void *arg, int64_t first, int64_t last, int tid)
         const float *xr = x + r * dim;
         float *yr = y + r * dim;
         if (isa >= OC_ISA_AVX512)
-            oc_h4_layernorm_row_avx512(xr, yr, dim, gamma, beta, eps);
+            oc_layernorm_row_avx512(xr, yr, dim, gamma, beta, eps);
         else if (isa == OC_ISA_AVX2)
-            oc_h4_layernorm_row_avx2(xr, yr, dim, gamma, beta, eps);
+            oc_layernorm_row_avx2(xr, yr, dim, gamma, beta, eps);
         else
             layernorm_row_scalar(xr, yr, dim, gamma, beta, eps);
     }
@@ -223,11 +223,11 @@ static void layernorm_nchw_units(void *arg, int64_t first, int64_t last, int tid
         int64_t p1 = p0 + OC_NORM_CHUNK < hw ? p0 + OC_NORM_CHUNK : hw;
         int m = (int)(p1 - p0);
         if (isa >= OC_ISA_AVX512) {
-            oc_h4_layernorm_nchw_avx512(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
+            oc_layernorm_nchw_avx512(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
             continue;
         }
         if (isa == OC_ISA_AVX2) {
-            oc_h4_layernorm_nchw_avx2(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
+            oc_layernorm_nchw_avx2(x + b * c * hw, y + b * c * hw, c, hw, p0, p1, gamma, beta, eps);
             continue;
         }
         float mean[OC_NORM_CHUNK], var[OC_NORM_CHUNK];

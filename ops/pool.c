@@ -2,7 +2,7 @@
  * padding is never a candidate for max; ceil_mode drops a last window that would start in
  * the right padding; avg divides by the window clipped to input+padding (count_include_pad)
  * or to the input alone. */
-#include "h4_simd.h"
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -39,7 +39,7 @@ static void maxpool_planes_sep(void *arg, int64_t p0, int64_t p1, int tid)
     int h = j->h, w = j->w, oh = j->oh, ow = j->ow;
     float col[OC_POOL_ROW];
     for (int64_t p = p0; p < p1; p++)
-        oc_h4_maxpool_plane_avx2(j->d, j->x + p * h * w, h, w, j->y + p * oh * ow, oh, ow, col);
+        oc_maxpool_plane_avx2(j->d, j->x + p * h * w, h, w, j->y + p * oh * ow, oh, ow, col);
 }
 
 static void maxpool_planes(void *arg, int64_t p0, int64_t p1, int tid)

@@ -2,7 +2,7 @@
  * input rows (a contiguous, vectorised pass into a row buffer), then the max over each
  * window's columns (vectorised for stride 1). Max is exact, so the result equals the scalar
  * reference; NaN handling matches it too (a NaN in the window gives NaN). */
-#include "h4_simd.h"
+#include "row_kernels.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -16,7 +16,7 @@ static inline __m256 nmax(__m256 m, __m256 v)
 
 static inline float smax(float m, float v) { return (v > m || v != v) ? v : m; }
 
-void oc_h4_maxpool_plane_avx2(const oc_pool2d_desc *d, const float *xp, int h, int w, float *yp,
+void oc_maxpool_plane_avx2(const oc_pool2d_desc *d, const float *xp, int h, int w, float *yp,
                               int oh, int ow, float *col)
 {
     const int kw = d->kw, sw = d->stride_w, pl = d->pad_l;

@@ -1,5 +1,5 @@
 /* tensor.c -- data movement: concat, slice, permute, pad, gather, topk. */
-#include "h4_simd.h"
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -140,7 +140,7 @@ static void transpose_mats(void *arg, int64_t m0, int64_t m1, int tid)
          * for NCHW -> NHWC, and 0.63-0.8 ms vs 0.35-1.3 ms (bimodal on the shared
          * host) for NHWC -> NCHW */
         if (j->isa >= OC_ISA_AVX2)
-            oc_h4_transpose2d_avx2(j->x + m * a * b, b, a, j->y + m * a * b);
+            oc_transpose2d_avx2(j->x + m * a * b, b, a, j->y + m * a * b);
         else
             transpose2d(j->x + m * a * b, b, a, j->y + m * a * b);
     }

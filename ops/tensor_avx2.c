@@ -1,6 +1,6 @@
 /* tensor_avx2.c -- AVX2 2-D transpose (8x8 register transposes inside 32x32 cache tiles) for
  * oc_permute's batched-transpose path. Pure data movement: bit-identical to the scalar path. */
-#include "h4_simd.h"
+#include "row_kernels.h"
 
 #include <immintrin.h>
 
@@ -30,7 +30,7 @@ static inline void tr8(const float *x, int64_t ldx, float *y, int64_t ldy)
 
 /* y[cols][rows] = x[rows][cols]^T. The loop order inside a tile keeps the side with the
  * larger stride (many lines mapping to the same cache sets) down to 8 live rows. */
-void oc_h4_transpose2d_avx2(const float *x, int64_t rows, int64_t cols, float *y)
+void oc_transpose2d_avx2(const float *x, int64_t rows, int64_t cols, float *y)
 {
     const int64_t B = 32;
     const int by_out = rows >= cols; /* y's row stride (rows) is the larger one */

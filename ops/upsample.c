@@ -1,6 +1,6 @@
 /* upsample.c -- nearest and bilinear resizing of NCHW maps with PyTorch's index rules
  * (computed in float like PyTorch's CPU kernels). */
-#include "h4_simd.h"
+#include "row_kernels.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -117,7 +117,7 @@ static void bilinear_planes(void *arg, int64_t p0, int64_t p1, int tid)
                 float *yr = yp + (int64_t)i * ow;
                 const float wh0 = 1.0f - lh, wh1 = lh;
                 if (tab && isa >= OC_ISA_AVX2) {
-                    oc_h4_bilinear_row_avx2(r0, r1, wh0, wh1, cw0, cw1, cl, yr, ow);
+                    oc_bilinear_row_avx2(r0, r1, wh0, wh1, cw0, cw1, cl, yr, ow);
                 } else if (tab) {
                     for (int j = 0; j < ow; j++) {
                         const float ww0 = 1.0f - cl[j], ww1 = cl[j];

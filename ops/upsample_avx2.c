@@ -1,11 +1,11 @@
 /* upsample_avx2.c -- AVX2 row kernel for bilinear upsampling (gathers through per-column
  * index tables). Multiplies and adds are kept separate (no FMA) so the result is
  * bit-identical to the scalar loop in upsample.c. */
-#include "h4_simd.h"
+#include "row_kernels.h"
 
 #include <immintrin.h>
 
-void oc_h4_bilinear_row_avx2(const float *r0, const float *r1, float wh0, float wh1,
+void oc_bilinear_row_avx2(const float *r0, const float *r1, float wh0, float wh1,
                              const int32_t *w0, const int32_t *w1, const float *lw, float *y,
                              int n)
 {

@@ -1,18 +1,18 @@
-/* h4_vec.h -- a thin vector abstraction so that one template (h4_eltwise_tmpl.h) builds both
- * the AVX2 and the AVX-512 row kernels. Include ONLY from *_avx2.c (define H4_AVX2 first) or
- * *_avx512.c (define H4_AVX512 first). */
-#ifndef OC_H4_VEC_H
-#define OC_H4_VEC_H
+/* simd_vec.h -- a thin vector abstraction so that one template (eltwise_tmpl.h) builds both
+ * the AVX2 and the AVX-512 row kernels. Include ONLY from *_avx2.c (define SIMD_VEC_AVX2 first) or
+ * *_avx512.c (define SIMD_VEC_AVX512 first). */
+#ifndef OC_SIMD_VEC_H
+#define OC_SIMD_VEC_H
 
 #include <immintrin.h>
 #include <stdint.h>
 
-#if defined(H4_AVX512)
+#if defined(SIMD_VEC_AVX512)
 typedef __m512 vf;
 typedef __mmask16 vmask;  /* tail mask */
 typedef __mmask16 vcmp;   /* comparison result */
 #define VL 16
-#define H4_SFX(name) name##_avx512
+#define VEC_SFX(name) name##_avx512
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 static inline vf vf_set1(float x) { return _mm512_set1_ps(x); }
@@ -46,13 +46,13 @@ static inline vf vf_mload(const float *p, vmask m) { return _mm512_maskz_loadu_p
 static inline void vf_mstore(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
 static inline float vf_hsum(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vf_hmax(vf a) { return _mm512_reduce_max_ps(a); }
-static inline vf _h4_sqrt(vf a) { return _mm512_sqrt_ps(a); }
-#elif defined(H4_AVX2)
+static inline vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
+#elif defined(SIMD_VEC_AVX2)
 typedef __m256 vf;
 typedef __m256i vmask;
 typedef __m256 vcmp;
 #define VL 8
-#define H4_SFX(name) name##_avx2
+#define VEC_SFX(name) name##_avx2
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
 static inline vf vf_set1(float x) { return _mm256_set1_ps(x); }
@@ -79,7 +79,7 @@ static inline vcmp vf_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 static inline vcmp vf_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
 static inline vcmp vf_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline vf vf_sel(vcmp c, vf t, vf f) { return _mm256_blendv_ps(f, t, c); }
-static inline vf _h4_sqrt(vf a) { return _mm256_sqrt_ps(a); }
+static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vmask vf_tail(int64_t n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n > 8 ? 8 : n)),
@@ -102,7 +102,7 @@ static inline float vf_hmax(vf a)
     return _mm_cvtss_f32(s);
 }
 #else
-#error "define H4_AVX2 or H4_AVX512 before including h4_vec.h"
+#error "define SIMD_VEC_AVX2 or SIMD_VEC_AVX512 before including simd_vec.h"
 #endif
 
 /* ---- math on vectors (own polynomial approximations) ---- */

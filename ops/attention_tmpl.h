@@ -1,4 +1,4 @@
-/* h4_attn_tmpl.h -- tiled flash-style attention written against h4_vec.h; instantiated by
+/* attention_tmpl.h -- tiled flash-style attention written against simd_vec.h; instantiated by
  * attention_avx2.c and attention_avx512.c.
  *
  * Per work unit (batch, head, block of up to BQ queries):
@@ -12,10 +12,10 @@
  *   o = O / l
  * Every tile is packed from strided q/k/v, so any layout works. Memory per thread is
  * O(BQ*(d+BK+dv) + BK*(d+dv)), independent of lq and lk. */
-#ifndef H4_SFX
-#error "include h4_vec.h first"
+#ifndef VEC_SFX
+#error "include simd_vec.h first"
 #endif
-#include "h4_attn.h"
+#include "attention_impl.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -57,9 +57,9 @@ static size_t tiles_layout(const oc_attn_desc *d, char *base, tiles *t)
     return off;
 }
 
-size_t H4_SFX(oc_h4_attn_thread_bytes)(const oc_attn_desc *d) { return tiles_layout(d, NULL, NULL); }
+size_t VEC_SFX(oc_attn_thread_bytes)(const oc_attn_desc *d) { return tiles_layout(d, NULL, NULL); }
 
-#define H4_UNROLL _Pragma("GCC unroll 8")
+#define VEC_UNROLL _Pragma("GCC unroll 8")
 
 /* S[MR][NR] = A[MR][K] * B[K][ldb] (columns [0, NR)); A row stride lda */
 static inline __attribute__((always_inline)) void mk_qk(const float *a, int64_t lda,
@@ -67,18 +67,18 @@ static inline __attribute__((always_inline)) void mk_qk(const float *a, int64_t 
                                                         float *c, int64_t ldc)
 {
     vf acc[MR][NV];
-    H4_UNROLL for (int r = 0; r < MR; r++)
-        H4_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_zero();
+    VEC_UNROLL for (int r = 0; r < MR; r++)
+        VEC_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_zero();
     for (int j = 0; j < K; j++) {
         vf bv[NV];
-        H4_UNROLL for (int v = 0; v < NV; v++) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
-        H4_UNROLL for (int r = 0; r < MR; r++) {
+        VEC_UNROLL for (int v = 0; v < NV; v++) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
+        VEC_UNROLL for (int r = 0; r < MR; r++) {
             vf av = vf_set1(a[r * lda + j]);
-            H4_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
+            VEC_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
         }
     }
-    H4_UNROLL for (int r = 0; r < MR; r++)
-        H4_UNROLL for (int v = 0; v < NV; v++) vf_store(c + r * ldc + v * VL, acc[r][v]);
+    VEC_UNROLL for (int r = 0; r < MR; r++)
+        VEC_UNROLL for (int v = 0; v < NV; v++) vf_store(c + r * ldc + v * VL, acc[r][v]);
 }
 
 /* C[MR][nv*VL] += A[MR][K] * B[K][ldb], nv in 1..NV (a constant after inlining) */
@@ -87,21 +87,21 @@ static inline __attribute__((always_inline)) void mk_pv(const float *a, int64_t 
                                                         float *c, int64_t ldc, const int nv)
 {
     vf acc[MR][NV];
-    H4_UNROLL for (int r = 0; r < MR; r++)
-        H4_UNROLL for (int v = 0; v < NV; v++)
+    VEC_UNROLL for (int r = 0; r < MR; r++)
+        VEC_UNROLL for (int v = 0; v < NV; v++)
             if (v < nv) acc[r][v] = vf_load(c + r * ldc + v * VL);
     for (int j = 0; j < K; j++) {
         vf bv[NV];
-        H4_UNROLL for (int v = 0; v < NV; v++)
+        VEC_UNROLL for (int v = 0; v < NV; v++)
             if (v < nv) bv[v] = vf_load(b + (int64_t)j * ldb + v * VL);
-        H4_UNROLL for (int r = 0; r < MR; r++) {
+        VEC_UNROLL for (int r = 0; r < MR; r++) {
             vf av = vf_set1(a[r * lda + j]);
-            H4_UNROLL for (int v = 0; v < NV; v++)
+            VEC_UNROLL for (int v = 0; v < NV; v++)
                 if (v < nv) acc[r][v] = vf_fma(av, bv[v], acc[r][v]);
         }
     }
-    H4_UNROLL for (int r = 0; r < MR; r++)
-        H4_UNROLL for (int v = 0; v < NV; v++)
+    VEC_UNROLL for (int r = 0; r < MR; r++)
+        VEC_UNROLL for (int v = 0; v < NV; v++)
             if (v < nv) vf_store(c + r * ldc + v * VL, acc[r][v]);
 }
 
@@ -311,7 +311,7 @@ static void attn_units(void *arg, int64_t u0, int64_t u1, int tid)
     }
 }
 
-void H4_SFX(oc_h4_attention)(const oc_ctx *ctx, const oc_attn_desc *d, const float *q,
+void VEC_SFX(oc_attention)(const oc_ctx *ctx, const oc_attn_desc *d, const float *q,
                              const float *k, const float *v, float *o)
 {
     const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;

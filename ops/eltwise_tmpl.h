@@ -1,14 +1,14 @@
-/* h4_eltwise_tmpl.h -- row kernels for eltwise / softmax / layernorm, written once against
- * h4_vec.h and instantiated by eltwise_avx2.c and eltwise_avx512.c. */
-#ifndef H4_SFX
-#error "include h4_vec.h first"
+/* eltwise_tmpl.h -- row kernels for eltwise / softmax / layernorm, written once against
+ * simd_vec.h and instantiated by eltwise_avx2.c and eltwise_avx512.c. */
+#ifndef VEC_SFX
+#error "include simd_vec.h first"
 #endif
-#include "h4_simd.h"
+#include "row_kernels.h"
 
 #include <math.h>
 #include <string.h>
 
-#define H4_BIN_LOOP(EXPR)                                                                    \
+#define VEC_BIN_LOOP(EXPR)                                                                    \
     do {                                                                                     \
         int64_t i = 0;                                                                       \
         if (sa && sb) {                                                                      \
@@ -51,18 +51,18 @@
         }                                                                                    \
     } while (0)
 
-void H4_SFX(oc_h4_bin_row)(oc_binop op, const float *a, int sa, const float *b, int sb,
+void VEC_SFX(oc_bin_row)(oc_binop op, const float *a, int sa, const float *b, int sb,
                            float *y, int64_t n)
 {
     switch (op) {
-    case OC_BIN_ADD: H4_BIN_LOOP(vf_add(va, vb)); break;
-    case OC_BIN_SUB: H4_BIN_LOOP(vf_sub(va, vb)); break;
-    case OC_BIN_MUL: H4_BIN_LOOP(vf_mul(va, vb)); break;
-    default: H4_BIN_LOOP(vf_div(va, vb)); break;
+    case OC_BIN_ADD: VEC_BIN_LOOP(vf_add(va, vb)); break;
+    case OC_BIN_SUB: VEC_BIN_LOOP(vf_sub(va, vb)); break;
+    case OC_BIN_MUL: VEC_BIN_LOOP(vf_mul(va, vb)); break;
+    default: VEC_BIN_LOOP(vf_div(va, vb)); break;
     }
 }
 
-#define H4_MAP_LOOP(EXPR)                                                                    \
+#define VEC_MAP_LOOP(EXPR)                                                                    \
     do {                                                                                     \
         size_t i = 0;                                                                        \
         for (; i + VL <= n; i += VL) {                                                       \
@@ -76,43 +76,43 @@ void H4_SFX(oc_h4_bin_row)(oc_binop op, const float *a, int sa, const float *b, 
         }                                                                                    \
     } while (0)
 
-static inline vf h4_hardswish(vf v)
+static inline vf vf_hardswish(vf v)
 {
     vf t = vf_min(vf_max(vf_add(v, vf_set1(3.0f)), vf_zero()), vf_set1(6.0f));
     return vf_div(vf_mul(v, t), vf_set1(6.0f));
 }
 
-void H4_SFX(oc_h4_act)(oc_act act, const float *x, float *y, size_t n)
+void VEC_SFX(oc_eltwise_act)(oc_act act, const float *x, float *y, size_t n)
 {
     switch (act) {
-    case OC_ACT_RELU: H4_MAP_LOOP(vf_max(v, vf_zero())); break;
-    case OC_ACT_SILU: H4_MAP_LOOP(vf_mul(v, vf_sigmoid(v))); break;
-    case OC_ACT_SIGMOID: H4_MAP_LOOP(vf_sigmoid(v)); break;
-    case OC_ACT_TANH: H4_MAP_LOOP(vf_tanh(v)); break;
-    case OC_ACT_GELU: H4_MAP_LOOP(vf_gelu(v)); break;
-    case OC_ACT_GELU_TANH: H4_MAP_LOOP(vf_gelu_tanh(v)); break;
-    case OC_ACT_HARDSWISH: H4_MAP_LOOP(h4_hardswish(v)); break;
+    case OC_ACT_RELU: VEC_MAP_LOOP(vf_max(v, vf_zero())); break;
+    case OC_ACT_SILU: VEC_MAP_LOOP(vf_mul(v, vf_sigmoid(v))); break;
+    case OC_ACT_SIGMOID: VEC_MAP_LOOP(vf_sigmoid(v)); break;
+    case OC_ACT_TANH: VEC_MAP_LOOP(vf_tanh(v)); break;
+    case OC_ACT_GELU: VEC_MAP_LOOP(vf_gelu(v)); break;
+    case OC_ACT_GELU_TANH: VEC_MAP_LOOP(vf_gelu_tanh(v)); break;
+    case OC_ACT_HARDSWISH: VEC_MAP_LOOP(vf_hardswish(v)); break;
     default:
         if (x != y) memmove(y, x, n * sizeof(float));
         break;
     }
 }
 
-void H4_SFX(oc_h4_clamp)(const float *x, float *y, size_t n, float lo, float hi)
+void VEC_SFX(oc_clamp)(const float *x, float *y, size_t n, float lo, float hi)
 {
     /* max/min return the second operand when the first is NaN: put x first so NaN stays */
     vf vlo = vf_set1(lo), vhi = vf_set1(hi);
-    H4_MAP_LOOP(vf_sel(vf_lt(v, vlo), vlo, vf_sel(vf_gt(v, vhi), vhi, v)));
+    VEC_MAP_LOOP(vf_sel(vf_lt(v, vlo), vlo, vf_sel(vf_gt(v, vhi), vhi, v)));
 }
 
-void H4_SFX(oc_h4_affine)(const float *x, float s, float t, float *y, int64_t n64)
+void VEC_SFX(oc_affine)(const float *x, float s, float t, float *y, int64_t n64)
 {
     size_t n = (size_t)n64;
     vf vs = vf_set1(s), vt = vf_set1(t);
-    H4_MAP_LOOP(vf_fma(v, vs, vt));
+    VEC_MAP_LOOP(vf_fma(v, vs, vt));
 }
 
-float H4_SFX(oc_h4_exp_sub_sum)(const float *x, float m, float *y, int64_t n)
+float VEC_SFX(oc_exp_sub_sum)(const float *x, float m, float *y, int64_t n)
 {
     vf vm = vf_set1(m), acc = vf_zero();
     int64_t i = 0;
@@ -131,7 +131,7 @@ float H4_SFX(oc_h4_exp_sub_sum)(const float *x, float m, float *y, int64_t n)
     return vf_hsum(acc);
 }
 
-void H4_SFX(oc_h4_exp_sub_acc)(const float *x, const float *m, float *y, float *sum, int64_t n)
+void VEC_SFX(oc_exp_sub_acc)(const float *x, const float *m, float *y, float *sum, int64_t n)
 {
     int64_t i = 0;
     for (; i + VL <= n; i += VL) {
@@ -146,7 +146,7 @@ void H4_SFX(oc_h4_exp_sub_acc)(const float *x, const float *m, float *y, float *
     }
 }
 
-void H4_SFX(oc_h4_max_acc)(const float *x, float *m, int64_t n)
+void VEC_SFX(oc_max_acc)(const float *x, float *m, int64_t n)
 {
     int64_t i = 0;
     /* max(x, m) returns m when either is NaN: the scalar rule x > m ? x : m exactly */
@@ -154,21 +154,21 @@ void H4_SFX(oc_h4_max_acc)(const float *x, float *m, int64_t n)
     for (; i < n; i++) m[i] = x[i] > m[i] ? x[i] : m[i];
 }
 
-void H4_SFX(oc_h4_div_by)(float *y, const float *s, int64_t n)
+void VEC_SFX(oc_div_by)(float *y, const float *s, int64_t n)
 {
     int64_t i = 0;
     for (; i + VL <= n; i += VL) vf_store(y + i, vf_div(vf_load(y + i), vf_load(s + i)));
     for (; i < n; i++) y[i] /= s[i];
 }
 
-void H4_SFX(oc_h4_softmax_row)(const float *x, float *y, int64_t n)
+void VEC_SFX(oc_softmax_row)(const float *x, float *y, int64_t n)
 {
     vf vmx = vf_set1(-INFINITY);
     int64_t i = 0;
     for (; i + VL <= n; i += VL) vmx = vf_max(vmx, vf_load(x + i));
     float mx = vf_hmax(vmx);
     for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float s = H4_SFX(oc_h4_exp_sub_sum)(x, mx, y, n);
+    float s = VEC_SFX(oc_exp_sub_sum)(x, mx, y, n);
     vf inv = vf_set1(1.0f / s);
     size_t nn = (size_t)n;
     {
@@ -178,7 +178,7 @@ void H4_SFX(oc_h4_softmax_row)(const float *x, float *y, int64_t n)
     }
 }
 
-void H4_SFX(oc_h4_layernorm_row)(const float *x, float *y, int n, const float *g, const float *b,
+void VEC_SFX(oc_layernorm_row)(const float *x, float *y, int n, const float *g, const float *b,
                                  float eps)
 {
     vf acc = vf_zero();
@@ -211,7 +211,7 @@ void H4_SFX(oc_h4_layernorm_row)(const float *x, float *y, int n, const float *g
     }
 }
 
-void H4_SFX(oc_h4_layernorm_nchw)(const float *x, float *y, int c, int64_t hw, int64_t p0,
+void VEC_SFX(oc_layernorm_nchw)(const float *x, float *y, int c, int64_t hw, int64_t p0,
                                   int64_t p1, const float *g, const float *b, float eps)
 {
     /* NV4 vectors of pixels per sweep over the channels: each channel row is touched once per
@@ -240,7 +240,7 @@ void H4_SFX(oc_h4_layernorm_nchw)(const float *x, float *y, int c, int64_t hw, i
                 v[k] = vf_fma(dd, dd, v[k]);
             }
         }
-        for (int k = 0; k < NV4; k++) rstd[k] = vf_div(one, _h4_sqrt(vf_add(vf_mul(v[k], inv_c), veps)));
+        for (int k = 0; k < NV4; k++) rstd[k] = vf_div(one, vf_sqrt(vf_add(vf_mul(v[k], inv_c), veps)));
         for (int ch = 0; ch < c; ch++) {
             const float *xr = x + (int64_t)ch * hw + p;
             float *yr = y + (int64_t)ch * hw + p;
