@@ -147,6 +147,13 @@ static oc_status parse_cfg(oc_model *m, rf_cfg *c)
         if (!has(m, nm)) break;
         c->nblocks++;
     }
+    {
+        char nm[160];
+        snprintf(nm, sizeof nm, E "encoder.layer.%d.norm1.weight", RF_MAX_BLOCKS);
+        if (has(m, nm))
+            return oc_error(OC_ERR_UNSUPPORTED, "%s: more than %d DINOv2 blocks", path,
+                            RF_MAX_BLOCKS);
+    }
     if (c->nblocks < 1)
         return oc_error(OC_ERR_FORMAT, "%s: no DINOv2 blocks ('" E "encoder.layer.0.*' missing)",
                         path);
@@ -239,6 +246,12 @@ static oc_status parse_cfg(oc_model *m, rf_cfg *c)
         if (!has(m, nm)) break;
         c->nbottleneck++;
     }
+    {
+        char nm[160];
+        snprintf(nm, sizeof nm, PJ "0.m.%d.cv1.conv.weight", 8);
+        if (has(m, nm))
+            return oc_error(OC_ERR_UNSUPPORTED, "%s: more than 8 C2f bottlenecks", path);
+    }
     t = find(m, PJ "1.weight");
     if (!t || t->ndim != 1 || t->shape[0] < 1)
         return shape_err(m, PJ "1.weight", "expected [hidden_dim]");
@@ -250,6 +263,13 @@ static oc_status parse_cfg(oc_model *m, rf_cfg *c)
         snprintf(nm, sizeof nm, TR "decoder.layers.%d.norm1.weight", c->dec_layers);
         if (!has(m, nm)) break;
         c->dec_layers++;
+    }
+    {
+        char nm[160];
+        snprintf(nm, sizeof nm, TR "decoder.layers.%d.norm1.weight", RF_MAX_DEC);
+        if (has(m, nm))
+            return oc_error(OC_ERR_UNSUPPORTED, "%s: more than %d decoder layers", path,
+                            RF_MAX_DEC);
     }
     if (c->dec_layers < 1)
         return oc_error(OC_ERR_FORMAT, "%s: no decoder layers ('" TR "decoder.layers.0.*' "
