@@ -1143,7 +1143,7 @@ static int write_html(const bn_run *r, const char *path)
     } else {
         fprintf(f, "<p>No variant was measured.</p>\n");
     }
-    fprintf(f, "<table>\n");
+    fprintf(f, "<div style='overflow-x:auto'><table>\n"); /* 24 columns: scroll, do not clip */
     char rt_hdr[32];
     snprintf(rt_hdr, sizeof rt_hdr, "under %.0f ms %%", c->realtime_ms);
     const char *hdr[] = {"variant", "weights", "rounds", "cold load ms", "load ms", "min", "median",
@@ -1175,7 +1175,7 @@ static int write_html(const bn_run *r, const char *path)
         }
         html_table_row(f, cells, NCOL, 0);
     }
-    fprintf(f, "</table>\n");
+    fprintf(f, "</table></div>\n");
     for (int i = 0; i < r->nv; i++) {
         if (r->v[i].error[0]) {
             fprintf(f, "<p class='fail'>%s: ", r->v[i].name);
