@@ -309,6 +309,11 @@ static void test_given_selection(void **state)
     oc_model *m = load_nano(&io);
     oc_session *s = NULL;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
+    if (tu_under_valgrind()) {
+        fprintf(stderr, "SKIP: given selection (3 more forward runs) under valgrind\n");
+        oc_session_free(s), oc_st_close(io), oc_model_free(m);
+        skip();
+    }
     tu_run_input(s, io, "input");
     size_t nl, nb;
     float *l0 = copy_out(s, "pred_logits", &nl), *b0 = copy_out(s, "pred_boxes", &nb);
@@ -360,6 +365,11 @@ static void test_batch2(void **state)
     (void)state;
     oc_st_file *io = NULL;
     oc_model *m = load_nano(&io);
+    if (tu_under_valgrind()) {
+        fprintf(stderr, "SKIP: batch 2 (3 more forward runs) under valgrind\n");
+        oc_st_close(io), oc_model_free(m);
+        skip();
+    }
     oc_session *s = NULL;
     assert_int_equal(oc_session_create(m, &s), OC_OK);
     oc_tensor in;
@@ -588,8 +598,10 @@ static void test_generate(void **state)
     assert_non_null(a);
     assert_non_null(a->generate);
     float *first = NULL;
-    for (uint32_t seed = 1; seed <= 2; seed++) {
-        oc_gen_options o = {"nano", 3, 320, seed};
+    for (uint32_t seed = 1; seed <= (tu_under_valgrind() ? 1u : 2u); seed++) {
+        /* 256 x 256: 256 proposals < 300 queries, the path where the last queries keep
+         * their raw refpoint_embed rows */
+        oc_gen_options o = {"nano", 3, 256, seed};
         oc_st_writer *w = oc_st_writer_new();
         assert_int_equal(a->generate(&o, w), OC_OK);
         const char *path = tu_tmp_path(".safetensors");
@@ -601,7 +613,7 @@ static void test_generate(void **state)
         assert_int_equal(oc_model_num_classes(m), 4);
         int h, wd;
         oc_model_input_size(m, &h, &wd);
-        assert_int_equal(h, 320);
+        assert_int_equal(h, 256);
         oc_session *s = NULL;
         assert_int_equal(oc_session_create(m, &s), OC_OK);
         size_t n = (size_t)3 * h * wd;
