@@ -11,40 +11,21 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "models/yolo/yolo_common.h"
 #include "onnx.h"
 #include "safetensors.h"
 
-/* ---- the reference's scale tables (ultralytics/cfg/models/{11/yolo11,v8/yolov8,12/yolo12}.yaml) */
-static const struct {
-    const char *arch;
-    char scale;
-    double depth, width;
-    int max_channels;
-} k_scales[] = {
-    {"yolo11", 'n', 0.50, 0.25, 1024}, {"yolo11", 's', 0.50, 0.50, 1024},
-    {"yolo11", 'm', 0.50, 1.00, 512},  {"yolo11", 'l', 1.00, 1.00, 512},
-    {"yolo11", 'x', 1.00, 1.50, 512},
-    {"yolov8", 'n', 0.33, 0.25, 1024}, {"yolov8", 's', 0.33, 0.50, 1024},
-    {"yolov8", 'm', 0.67, 0.75, 768},  {"yolov8", 'l', 1.00, 1.00, 512},
-    {"yolov8", 'x', 1.00, 1.25, 512},
-    {"yolo12", 'n', 0.50, 0.25, 1024}, {"yolo12", 's', 0.50, 0.50, 1024},
-    {"yolo12", 'm', 0.50, 1.00, 512},  {"yolo12", 'l', 1.00, 1.00, 512},
-    {"yolo12", 'x', 1.00, 1.50, 512},
-};
-
+/* The reference's scale table is YOLO's own (src/models/yolo/yolo.c); the converter asks it. */
 int oc_convert_scale_table(const char *arch, const char *scale, double *depth, double *width,
                            int *max_channels)
 {
-    if (!arch || !scale || strlen(scale) != 1) return 0;
-    for (size_t i = 0; i < sizeof k_scales / sizeof k_scales[0]; i++) {
-        if (!strcmp(k_scales[i].arch, arch) && k_scales[i].scale == scale[0]) {
-            if (depth) *depth = k_scales[i].depth;
-            if (width) *width = k_scales[i].width;
-            if (max_channels) *max_channels = k_scales[i].max_channels;
-            return 1;
-        }
-    }
-    return 0;
+    double d, w;
+    int mc;
+    if (!yolo_scale_defaults(arch, scale, &d, &w, &mc)) return 0;
+    if (depth) *depth = d;
+    if (width) *width = w;
+    if (max_channels) *max_channels = mc;
+    return 1;
 }
 
 static int arch_known(const char *a)

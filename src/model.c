@@ -185,7 +185,7 @@ oc_status oc_meta_float(const struct oc_model *m, const char *key, int required,
 
 /* ---------------------------------------------------------------- class names --------- */
 
-static const char *const coco_names[80] = {
+const char *const oc_coco_names[80] = {
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
     "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat",
     "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack",
@@ -257,7 +257,7 @@ static oc_status load_class_names(oc_model *m, int nc_given)
     for (int i = 0; i < m->num_classes; i++) {
         char buf[32];
         if (m->num_classes == 80)
-            snprintf(buf, sizeof buf, "%s", coco_names[i]);
+            snprintf(buf, sizeof buf, "%s", oc_coco_names[i]);
         else
             snprintf(buf, sizeof buf, "class%d", i);
         m->class_names[i] = oc_strdup(buf);

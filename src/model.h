@@ -76,6 +76,9 @@ struct oc_model {
     oc_isa isa;           /* weights are packed for this path */
 };
 
+/* COCO's 80 class names (the default names of an 80-class model; src/model.c) */
+extern const char *const oc_coco_names[80];
+
 /* the registry of model families (src/model.c) */
 const oc_arch *oc_find_arch(const char *name);
 /* Register an architecture at run time (tests, plug-ins); a registered name is

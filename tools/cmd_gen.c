@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "model.h"
-#include "models/yolo_common.h"
+#include "models/yolo/yolo_common.h"
 
 void cli_gen_archs(char *buf, size_t n) { oc_yolo_gen_archs(buf, n); }
 

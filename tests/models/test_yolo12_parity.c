@@ -1,4 +1,4 @@
-/* YOLO12 builder (src/models/yolo12.c): parity with the reference (ultralytics 8.3.228) on
+/* YOLO12 builder (src/models/yolo/yolo12.c): parity with the reference (ultralytics 8.3.228) on
  * ../shared/fixtures/yolo12n (n/s path: A2C2f with area attention) and yolo12-ltiny (l/x path:
  * residual A2C2f with gamma, mlp ratio 1.2), on every ISA path the CPU has and 1 and 2
  * threads; synthetic weights (oc_yolo_generate "yolo12"): parameter counts of the reference's
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "models/yolo_common.h"
+#include "models/yolo/yolo_common.h"
 #include "safetensors.h"
 #include "parity.h"
 #include "testutil.h"

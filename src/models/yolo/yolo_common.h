@@ -1,4 +1,4 @@
-/* yolo_common.h -- building blocks shared by the ultralytics YOLO families (src/models/yolo.c
+/* yolo_common.h -- building blocks shared by the ultralytics YOLO families (src/models/yolo/yolo.c
  * implements them; yolo12.c and friends reuse them).
  *
  * One description of an architecture serves three purposes. A family writes a single "walk"
@@ -165,7 +165,5 @@ void oc_yolo_gen_archs(char *buf, size_t n);
  * defines yolo12_walk (referenced weakly by yolo.c, so gen works once that file exists). */
 oc_tid yolo12_walk(yb *b, oc_tid images);
 
-/* COCO's 80 class names */
-extern const char *const oc_coco_names[80];
 
 #endif

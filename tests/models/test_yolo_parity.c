@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "models/yolo_common.h"
+#include "models/yolo/yolo_common.h"
 #include "safetensors.h"
 #include "parity.h"
 #include "testutil.h"

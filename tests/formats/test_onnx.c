@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "convert.h"
-#include "models/yolo_common.h"
+#include "models/yolo/yolo_common.h"
 #include "onnx.h"
 #include "safetensors.h"
 #include "testutil.h"
