@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OC_SESSION_MAX_INPUTS 16
+#define OC_SESSION_MAX_INPUTS 256
 #define OC_SESSION_MAX_EXPORTS 32
 #define OC_SESSION_MAX_DESC (OC_SESSION_MAX_INPUTS + OC_SESSION_MAX_EXPORTS)
 
