@@ -13,6 +13,35 @@ int oc_model_has_task(const oc_model *m, const char *task)
     return m && m->arch && m->arch->task && task && !strcmp(m->arch->task, task);
 }
 
+void oc_task_input_size(const oc_model *m, const oc_detect_options *o, int *h, int *w)
+{
+    if (o->input_size) {
+        *h = *w = o->input_size;
+        return;
+    }
+    oc_model_input_size(m, h, w);
+    if (*h < 32 || *w < 32 || *h > 4096 || *w > 4096) *h = *w = 640;
+}
+
+oc_status oc_task_image_input(oc_session *s, const char *stage, const char *name, int h, int w,
+                              oc_tensor *in)
+{
+    memset(in, 0, sizeof *in);
+    in->name = name;
+    in->ndim = 4;
+    in->dims[0] = 1;
+    in->dims[1] = 3;
+    in->dims[2] = h;
+    in->dims[3] = w;
+    oc_status st = oc_session_prepare_stage(s, stage, in, 1);
+    if (st) return st;
+    in->data = oc_session_input_buffer(s, stage, name);
+    if (!in->data)
+        return oc_error(OC_ERR_INTERNAL, "the %s graph has no input '%s'",
+                        oc_model_arch(oc_session_model(s)), name);
+    return OC_OK;
+}
+
 oc_status oc_detect(oc_session *s, const oc_image *img, const oc_detect_options *opts,
                     oc_detections *out)
 {

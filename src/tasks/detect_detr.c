@@ -95,22 +95,16 @@ oc_status oc_detect_detr(oc_session *s, const oc_image *img, const oc_detect_opt
 {
     const oc_model *m = oc_session_model(s);
     int in_h, in_w;
-    if (o->input_size) {
-        in_h = in_w = o->input_size;
-    } else {
-        oc_model_input_size(m, &in_h, &in_w);
-    }
+    oc_task_input_size(m, o, &in_h, &in_w);
     float mean[3], std[3];
     int norm;
     oc_status st = oc_model_preprocess_norm(m, mean, std, &norm);
     if (st) return st;
 
     double t0 = oc_now_ms();
-    oc_tensor in = {.name = "images", .ndim = 4, .dims = {1, 3, in_h, in_w}};
-    st = oc_session_prepare(s, &in, 1);
+    oc_tensor in;
+    st = oc_task_image_input(s, NULL, "images", in_h, in_w, &in);
     if (st) return st;
-    in.data = oc_session_input_buffer(s, NULL, "images");
-    if (!in.data) return oc_error(OC_ERR_INTERNAL, "oc_detect: the graph has no 'images' input");
     st = oc_resize_chw(img, in_w, in_h, norm ? mean : NULL, norm ? std : NULL, in.data);
     if (st) return st;
     double t1 = oc_now_ms();

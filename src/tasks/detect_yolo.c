@@ -180,21 +180,12 @@ oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_opt
 {
     const oc_model *m = oc_session_model(s);
     int in_h, in_w;
-    if (o->input_size) {
-        in_h = in_w = o->input_size;
-    } else {
-        oc_model_input_size(m, &in_h, &in_w);
-        if (in_h < 32 || in_w < 32 || in_h > 4096 || in_w > 4096)
-            in_h = in_w = 640;
-    }
-
+    oc_task_input_size(m, o, &in_h, &in_w);
     /* letterbox straight into the graph's input slot */
     double t0 = oc_now_ms();
-    oc_tensor in = {.name = "images", .ndim = 4, .dims = {1, 3, in_h, in_w}};
-    oc_status st = oc_session_prepare(s, &in, 1);
+    oc_tensor in;
+    oc_status st = oc_task_image_input(s, NULL, "images", in_h, in_w, &in);
     if (st) return st;
-    in.data = oc_session_input_buffer(s, NULL, "images");
-    if (!in.data) return oc_error(OC_ERR_INTERNAL, "oc_detect: the graph has no 'images' input");
     oc_letterbox_info lb;
     st = oc_letterbox_chw(img, in_w, in_h, 114, in.data, &lb);
     if (st) return st;

@@ -17,6 +17,15 @@ oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_opt
 oc_status oc_detect_detr(oc_session *s, const oc_image *img, const oc_detect_options *o,
                          oc_detections *out);
 
+/* The input size a detector runs at: opts->input_size (square) when set, else the model's
+ * (640x640 when that is outside 32..4096). */
+void oc_task_input_size(const oc_model *m, const oc_detect_options *o, int *h, int *w);
+/* Prepare `stage` (NULL: the first) for one [1][3][h][w] float image input called name and
+ * point in->data at that input's arena slot: the task writes the image there and runs the
+ * stage with *in, so nothing is copied. */
+oc_status oc_task_image_input(oc_session *s, const char *stage, const char *name, int h, int w,
+                              oc_tensor *in);
+
 /* 1 when the model's task is `task` */
 int oc_model_has_task(const oc_model *m, const char *task);
 

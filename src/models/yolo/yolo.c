@@ -979,13 +979,15 @@ oc_status yolo_load_with(struct oc_model *m, const char *arch, yolo_walk_fn walk
         oc_free(md);
         return b.st;
     }
+    md->walk = walk;
     m->arch_data = md;
     return OC_OK;
 }
 
-oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, const oc_io_desc *inputs,
-                          int n_inputs, yolo_walk_fn walk)
+oc_status yolo_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                     const oc_io_desc *inputs, int n_inputs)
 {
+    (void)stage; /* one stage */
     const yolo_model_data *md = m->arch_data;
     const char *path = m->path ? m->path : "model";
     if (!md) return oc_error(OC_ERR_INVALID_ARG, "%s: model weights are not loaded", path);
@@ -1013,7 +1015,7 @@ oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, const oc_io_des
     b.g = g;
     b.W = (yolo_weights *)&md->W; /* read only in build mode */
     oc_tid x = oc_g_input(g, "images", oc_shape4(n, 3, h, w));
-    oc_tid y = walk(&b, x);
+    oc_tid y = md->walk(&b, x);
     if (b.st) return b.st;
     if (b.next_conv != md->W.nconv || b.next_raw != md->W.nraw)
         return oc_graph_fail(g, oc_error(OC_ERR_INTERNAL, "%s: build used %d of %d convs",
@@ -1163,23 +1165,11 @@ oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes,
 
 /* ---- oc_arch entries ---- */
 static oc_status yolo11_load(struct oc_model *m) { return yolo_load_with(m, "yolo11", yolo11_walk); }
-static oc_status yolo11_build(const struct oc_model *m, oc_graph *g, const char *stage,
-                              const oc_io_desc *in, int n_in)
-{
-    (void)stage;
-    return yolo_build_with(m, g, in, n_in, yolo11_walk);
-}
 static oc_status yolov8_load(struct oc_model *m) { return yolo_load_with(m, "yolov8", yolov8_walk); }
-static oc_status yolov8_build(const struct oc_model *m, oc_graph *g, const char *stage,
-                              const oc_io_desc *in, int n_in)
-{
-    (void)stage;
-    return yolo_build_with(m, g, in, n_in, yolov8_walk);
-}
 
 const oc_arch oc_arch_yolo11 = {
-    .name = "yolo11", .task = "detect_yolo", .load = yolo11_load, .build = yolo11_build,
+    .name = "yolo11", .task = "detect_yolo", .load = yolo11_load, .build = yolo_build,
     .free = yolo_free};
 const oc_arch oc_arch_yolov8 = {
-    .name = "yolov8", .task = "detect_yolo", .load = yolov8_load, .build = yolov8_build,
+    .name = "yolov8", .task = "detect_yolo", .load = yolov8_load, .build = yolo_build,
     .free = yolo_free};

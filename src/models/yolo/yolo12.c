@@ -351,13 +351,7 @@ oc_tid yolo12_walk(yb *b, oc_tid x)
 
 /* ---- oc_arch entry ---- */
 static oc_status yolo12_load(struct oc_model *m) { return yolo_load_with(m, "yolo12", yolo12_walk); }
-static oc_status yolo12_build(const struct oc_model *m, oc_graph *g, const char *stage,
-                              const oc_io_desc *in, int n_in)
-{
-    (void)stage;
-    return yolo_build_with(m, g, in, n_in, yolo12_walk);
-}
 
 const oc_arch oc_arch_yolo12 = {
-    .name = "yolo12", .task = "detect_yolo", .load = yolo12_load, .build = yolo12_build,
+    .name = "yolo12", .task = "detect_yolo", .load = yolo12_load, .build = yolo_build,
     .free = yolo_free};

@@ -144,11 +144,13 @@ typedef oc_tid (*yolo_walk_fn)(yb *b, oc_tid images);
 typedef struct {
     yolo_hp hp;
     yolo_weights W;
+    yolo_walk_fn walk;        /* the family's walk, kept by yolo_load_with for yolo_build */
 } yolo_model_data;
 oc_status yolo_load_with(struct oc_model *m, const char *arch, yolo_walk_fn walk);
-/* the graph for the image input ("images", or the only 4-d float input) */
-oc_status yolo_build_with(const struct oc_model *m, oc_graph *g, const oc_io_desc *inputs,
-                          int n_inputs, yolo_walk_fn walk);
+/* oc_arch.build of every YOLO family: the graph of the walk given to yolo_load_with for the
+ * image input ("images", or the only 4-d float input) */
+oc_status yolo_build(const struct oc_model *m, oc_graph *g, const char *stage,
+                     const oc_io_desc *inputs, int n_inputs);
 void yolo_free(struct oc_model *m);
 oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, uint32_t seed,
                              const char *out_path);
