@@ -1061,22 +1061,19 @@ static char *class_names_json(int nc)
     return s;
 }
 
-oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, uint32_t seed,
-                             const char *out_path)
+/* the tensors and metadata of a synthetic model into wr */
+static oc_status yolo_generate_into(const yolo_hp *hp, yolo_walk_fn walk, int imgsz,
+                                    uint32_t seed, oc_st_writer *wr)
 {
     yb b;
     memset(&b, 0, sizeof b);
     b.mode = YB_GEN;
-    b.path = out_path;
+    b.path = "gen";
     b.hp = *hp;
     b.seed = seed;
-    b.wr = oc_st_writer_new();
-    if (!b.wr) return oc_error(OC_ERR_NOMEM, "gen: out of memory");
+    b.wr = wr;
     walk(&b, 0);
-    if (b.st) {
-        oc_st_writer_free(b.wr);
-        return b.st;
-    }
+    if (b.st) return b.st;
     char v[64];
     oc_status st = oc_st_writer_meta(b.wr, "ocellus.format_version", "1");
     if (!st) st = oc_st_writer_meta(b.wr, "ocellus.arch", hp->arch);
@@ -1102,8 +1099,17 @@ oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, ui
             oc_free(names);
         }
     }
-    if (!st) st = oc_st_writer_save(b.wr, out_path);
-    oc_st_writer_free(b.wr);
+    return st;
+}
+
+oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, uint32_t seed,
+                             const char *out_path)
+{
+    oc_st_writer *wr = oc_st_writer_new();
+    if (!wr) return oc_error(OC_ERR_NOMEM, "gen: out of memory");
+    oc_status st = yolo_generate_into(hp, walk, imgsz, seed, wr);
+    if (!st) st = oc_st_writer_save(wr, out_path);
+    oc_st_writer_free(wr);
     return st;
 }
 
@@ -1132,11 +1138,11 @@ void oc_yolo_gen_archs(char *buf, size_t n)
             used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
 }
 
-oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes, int imgsz,
-                           uint32_t seed, const char *out_path)
+/* hyper-parameters and walk of a synthetic arch/scale; checks the options */
+static oc_status gen_setup(const char *arch, const char *scale, int num_classes, int imgsz,
+                           yolo_hp *hp, yolo_walk_fn *walk_out)
 {
-    if (!arch || !scale || !out_path)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_yolo_generate: NULL argument");
+    if (!arch || !scale) return oc_error(OC_ERR_INVALID_ARG, "gen: NULL arch or scale");
     if (num_classes < 1 || num_classes > 100000)
         return oc_error(OC_ERR_INVALID_ARG, "gen: --classes %d out of range [1, 100000]",
                         num_classes);
@@ -1152,24 +1158,58 @@ oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes,
         oc_yolo_gen_archs(known, sizeof known);
         return oc_error(OC_ERR_UNSUPPORTED, "gen: unknown arch '%s' (%s)", arch, known);
     }
-    yolo_hp hp;
-    memset(&hp, 0, sizeof hp);
-    snprintf(hp.arch, sizeof hp.arch, "%s", arch);
-    if (!yolo_scale_defaults(arch, scale, &hp.depth, &hp.width, &hp.max_channels))
+    memset(hp, 0, sizeof *hp);
+    snprintf(hp->arch, sizeof hp->arch, "%s", arch);
+    if (!yolo_scale_defaults(arch, scale, &hp->depth, &hp->width, &hp->max_channels))
         return oc_error(OC_ERR_INVALID_ARG, "gen: unknown scale '%s' for %s (n, s, m, l, x)",
                         scale, arch);
-    snprintf(hp.scale, sizeof hp.scale, "%s", scale);
-    hp.nc = num_classes;
+    snprintf(hp->scale, sizeof hp->scale, "%s", scale);
+    hp->nc = num_classes;
+    *walk_out = walk;
+    return OC_OK;
+}
+
+oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes, int imgsz,
+                           uint32_t seed, const char *out_path)
+{
+    if (!out_path) return oc_error(OC_ERR_INVALID_ARG, "oc_yolo_generate: NULL argument");
+    yolo_hp hp;
+    yolo_walk_fn walk;
+    oc_status st = gen_setup(arch, scale, num_classes, imgsz, &hp, &walk);
+    if (st) return st;
     return yolo_generate_with(&hp, walk, imgsz, seed, out_path);
 }
+
+/* oc_arch.generate of the YOLO families (defaults: 80 classes, 640) */
+oc_status yolo_generate_hook(const char *arch, const oc_gen_options *o, oc_st_writer *out)
+{
+    if (!o || !out) return oc_error(OC_ERR_INVALID_ARG, "gen: NULL argument");
+    yolo_hp hp;
+    yolo_walk_fn walk;
+    int imgsz = o->imgsz > 0 ? o->imgsz : 640;
+    oc_status st = gen_setup(arch, o->scale, o->num_classes > 0 ? o->num_classes : 80, imgsz,
+                             &hp, &walk);
+    if (st) return st;
+    return yolo_generate_into(&hp, walk, imgsz, o->seed, out);
+}
+
+const char *const yolo_scales[] = {"n", "s", "m", "l", "x", NULL};
 
 /* ---- oc_arch entries ---- */
 static oc_status yolo11_load(struct oc_model *m) { return yolo_load_with(m, "yolo11", yolo11_walk); }
 static oc_status yolov8_load(struct oc_model *m) { return yolo_load_with(m, "yolov8", yolov8_walk); }
+static oc_status yolo11_gen(const oc_gen_options *o, oc_st_writer *w)
+{
+    return yolo_generate_hook("yolo11", o, w);
+}
+static oc_status yolov8_gen(const oc_gen_options *o, oc_st_writer *w)
+{
+    return yolo_generate_hook("yolov8", o, w);
+}
 
 const oc_arch oc_arch_yolo11 = {
     .name = "yolo11", .task = "detect_yolo", .load = yolo11_load, .build = yolo_build,
-    .free = yolo_free};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolo11_gen};
 const oc_arch oc_arch_yolov8 = {
     .name = "yolov8", .task = "detect_yolo", .load = yolov8_load, .build = yolo_build,
-    .free = yolo_free};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolov8_gen};

@@ -352,6 +352,11 @@ oc_tid yolo12_walk(yb *b, oc_tid x)
 /* ---- oc_arch entry ---- */
 static oc_status yolo12_load(struct oc_model *m) { return yolo_load_with(m, "yolo12", yolo12_walk); }
 
+static oc_status yolo12_gen(const oc_gen_options *o, oc_st_writer *w)
+{
+    return yolo_generate_hook("yolo12", o, w);
+}
+
 const oc_arch oc_arch_yolo12 = {
     .name = "yolo12", .task = "detect_yolo", .load = yolo12_load, .build = yolo_build,
-    .free = yolo_free};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolo12_gen};

@@ -155,6 +155,11 @@ void yolo_free(struct oc_model *m);
 oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, uint32_t seed,
                              const char *out_path);
 
+/* oc_arch.generate of the YOLO families (arch "yolo11", "yolov8", "yolo12"; scale n s m l x;
+ * num_classes <= 0: 80 with the COCO names; imgsz <= 0: 640) and their scale list */
+oc_status yolo_generate_hook(const char *arch, const oc_gen_options *o, oc_st_writer *out);
+extern const char *const yolo_scales[];
+
 /* Write a synthetic model file for arch ("yolo11", "yolov8") at scale (n s m l x) with
  * ocellus.* metadata. Deterministic for a seed; activations stay O(1) through the net. */
 oc_status oc_yolo_generate(const char *arch, const char *scale, int num_classes, int imgsz,
