@@ -642,7 +642,6 @@ static void encoder(rb *b, const oc_tid feats[RTDETR_LEVELS], oc_tid outs[RTDETR
     }
     /* CCFM top-down */
     oc_tid inner[RTDETR_LEVELS];
-    int ninner = 1;
     inner[RTDETR_LEVELS - 1] = proj[RTDETR_LEVELS - 1];
     for (int idx = RTDETR_LEVELS - 1; idx > 0; idx--) {
         const int j = RTDETR_LEVELS - 1 - idx;
@@ -659,9 +658,7 @@ static void encoder(rb *b, const oc_tid feats[RTDETR_LEVELS], oc_tid outs[RTDETR
         snprintf(q, sizeof q, "encoder.fpn_blocks.%d", j);
         inner[idx - 1] = csp_rep(b, cat, q, C);
         if (building(b) && j == 0) oc_g_name(b->g, inner[idx - 1], "encoder_fpn_out1");
-        ninner++;
     }
-    (void)ninner;
     /* bottom-up */
     outs[0] = inner[0];
     for (int idx = 0; idx < RTDETR_LEVELS - 1; idx++) {

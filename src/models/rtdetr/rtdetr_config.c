@@ -233,7 +233,7 @@ oc_status rtdetr_hp_from_json(const char *json, const char *path, rtdetr_hp *hp)
                         hp->back_out[0], hp->back_out[1], hp->back_out[2]);
 
     /* encoder */
-    int inc[RTDETR_LEVELS], strides[RTDETR_LEVELS] = {8, 16, 32}, dummy = 0;
+    int inc[RTDETR_LEVELS], strides[RTDETR_LEVELS] = {8, 16, 32};
     memcpy(inc, hp->back_out, sizeof inc);
     jarr(&c, en, "HybridEncoder", "in_channels", RTDETR_LEVELS, 1, 1 << 18, inc, NULL);
     jarr(&c, en, "HybridEncoder", "feat_strides", RTDETR_LEVELS, 1, 1 << 10, strides, NULL);
@@ -262,7 +262,6 @@ oc_status rtdetr_hp_from_json(const char *json, const char *path, rtdetr_hp *hp)
     hp->csp_blocks = (int)lround(3.0 * dm);
     int esz[2] = {640, 640};
     jarr(&c, en, "HybridEncoder", "eval_spatial_size", 2, 32, 16384, esz, NULL);
-    (void)dummy;
 
     /* decoder */
     int fch[RTDETR_LEVELS] = {hp->enc_hidden, hp->enc_hidden, hp->enc_hidden};
