@@ -678,29 +678,25 @@ static void rz_vrow(const int32_t *R0, const int32_t *R1, int32_t b1, size_t n, 
     }
 }
 
-oc_status oc_image_resize(const oc_image *src, int w, int h, oc_image *dst)
+/* Buffers of a resize to w x h with c channels, carved from one block (see resize_into). */
+static size_t resize_work_bytes(int w, int h, int c)
 {
-    if (!dst) return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: dst is NULL");
-    memset(dst, 0, sizeof *dst);
-    if (!src || !src->data || src->width <= 0 || src->height <= 0 || src->channels < 1 ||
-        src->channels > 4)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: bad source image");
-    if (w <= 0 || h <= 0)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: bad target size %d x %d", w, h);
-    const int c = src->channels, iw = src->width, ih = src->height;
-    oc_status st = oc_image_alloc(dst, w, h, c);
-    if (st != OC_OK) return st;
     size_t rowlen = (size_t)w * c;
-    int *xi = oc_malloc(sizeof(int) * (size_t)w);
-    int16_t *xw = oc_malloc(sizeof(int16_t) * (size_t)w);
-    int *yi = oc_malloc(sizeof(int) * (size_t)h);
-    int16_t *yw = oc_malloc(sizeof(int16_t) * (size_t)h);
-    int32_t *rows = oc_malloc(sizeof(int32_t) * rowlen * 2);
-    if (!xi || !xw || !yi || !yw || !rows) {
-        st = oc_error(OC_ERR_NOMEM, "oc_image_resize: out of memory for %d x %d", w, h);
-        oc_image_free(dst);
-        goto done;
-    }
+    return sizeof(int) * (size_t)w + sizeof(int16_t) * (size_t)w + sizeof(int) * (size_t)h +
+           sizeof(int16_t) * (size_t)h + sizeof(int32_t) * rowlen * 2 + 64;
+}
+
+/* Resize into dst (w*h*c bytes) with the tables and row buffers in work
+ * (resize_work_bytes). */
+static void resize_into(const oc_image *src, int w, int h, uint8_t *dst, void *work)
+{
+    const int c = src->channels, iw = src->width, ih = src->height;
+    size_t rowlen = (size_t)w * c;
+    int32_t *rows = (int32_t *)work; /* the int32/int arrays first: alignment */
+    int *xi = (int *)(rows + rowlen * 2);
+    int *yi = xi + w;
+    int16_t *xw = (int16_t *)(yi + h);
+    int16_t *yw = xw + w;
     rz_coeffs(iw, w, xi, xw);
     rz_coeffs(ih, h, yi, yw);
     int32_t *buf[2] = {rows, rows + rowlen};
@@ -727,43 +723,85 @@ oc_status oc_image_resize(const oc_image *src, int w, int h, oc_image *dst)
             have[slot] = want[k];
             r[k] = buf[slot];
         }
-        rz_vrow(r[0], r[1], yw[y], rowlen, dst->data + (size_t)y * rowlen);
+        rz_vrow(r[0], r[1], yw[y], rowlen, dst + (size_t)y * rowlen);
     }
-done:
-    oc_free(xi);
-    oc_free(xw);
-    oc_free(yi);
-    oc_free(yw);
-    oc_free(rows);
-    return st;
 }
 
-/* ---- letterbox ------------------------------------------------------------------------ */
-
-oc_status oc_letterbox_chw(const oc_image *src, int out_w, int out_h, uint8_t pad, float *chw,
-                           oc_letterbox_info *info)
+oc_status oc_image_resize(const oc_image *src, int w, int h, oc_image *dst)
 {
-    if (!src || !src->data || !chw || src->width <= 0 || src->height <= 0 ||
-        (src->channels != 1 && src->channels != 3 && src->channels != 4))
-        return oc_error(OC_ERR_INVALID_ARG, "oc_letterbox_chw: bad source image or output");
-    if (out_w <= 0 || out_h <= 0 || out_w > 65536 || out_h > 65536)
-        return oc_error(OC_ERR_INVALID_ARG, "oc_letterbox_chw: bad canvas %d x %d", out_w, out_h);
-    const int iw = src->width, ih = src->height;
-    double r = fmin((double)out_h / ih, (double)out_w / iw);
-    /* Python's round(): half to even, which nearbyint gives in the default rounding mode */
-    double nw = nearbyint(iw * r), nh = nearbyint(ih * r);
-    int new_w = nw < 1 ? 1 : nw > out_w ? out_w : (int)nw;
-    int new_h = nh < 1 ? 1 : nh > out_h ? out_h : (int)nh;
-    double dw = (out_w - new_w) / 2.0, dh = (out_h - new_h) / 2.0;
-    int left = (int)nearbyint(dw - 0.1), top = (int)nearbyint(dh - 0.1);
-    if (left < 0) left = 0;
-    if (top < 0) top = 0;
+    if (!dst) return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: dst is NULL");
+    memset(dst, 0, sizeof *dst);
+    if (!src || !src->data || src->width <= 0 || src->height <= 0 || src->channels < 1 ||
+        src->channels > 4)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: bad source image");
+    if (w <= 0 || h <= 0)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_image_resize: bad target size %d x %d", w, h);
+    oc_status st = oc_image_alloc(dst, w, h, src->channels);
+    if (st != OC_OK) return st;
+    void *work = oc_malloc(resize_work_bytes(w, h, src->channels));
+    if (!work) {
+        oc_image_free(dst);
+        return oc_error(OC_ERR_NOMEM, "oc_image_resize: out of memory for %d x %d", w, h);
+    }
+    resize_into(src, w, h, dst->data, work);
+    oc_free(work);
+    return OC_OK;
+}
 
+/* the letterbox geometry (see oc_letterbox_chw) */
+static void letterbox_geometry(const oc_image *src, int out_w, int out_h, double *r, int *new_w,
+                               int *new_h, int *left, int *top)
+{
+    const int iw = src->width, ih = src->height;
+    *r = fmin((double)out_h / ih, (double)out_w / iw);
+    /* Python's round(): half to even, which nearbyint gives in the default rounding mode */
+    double nw = nearbyint(iw * *r), nh = nearbyint(ih * *r);
+    *new_w = nw < 1 ? 1 : nw > out_w ? out_w : (int)nw;
+    *new_h = nh < 1 ? 1 : nh > out_h ? out_h : (int)nh;
+    double dw = (out_w - *new_w) / 2.0, dh = (out_h - *new_h) / 2.0;
+    *left = (int)nearbyint(dw - 0.1);
+    *top = (int)nearbyint(dh - 0.1);
+    if (*left < 0) *left = 0;
+    if (*top < 0) *top = 0;
+}
+
+static int letterbox_args_ok(const oc_image *src, int out_w, int out_h, const float *chw)
+{
+    return src && src->data && chw && src->width > 0 && src->height > 0 &&
+           (src->channels == 1 || src->channels == 3 || src->channels == 4) && out_w > 0 &&
+           out_h > 0 && out_w <= 65536 && out_h <= 65536;
+}
+
+size_t oc_letterbox_work_bytes(const oc_image *src, int out_w, int out_h)
+{
+    if (!letterbox_args_ok(src, out_w, out_h, (const float *)src)) return 0;
+    double r;
+    int new_w, new_h, left, top;
+    letterbox_geometry(src, out_w, out_h, &r, &new_w, &new_h, &left, &top);
+    if (new_w == src->width && new_h == src->height) return 0;
+    size_t img = ((size_t)new_w * new_h * src->channels + 63) / 64 * 64;
+    return img + resize_work_bytes(new_w, new_h, src->channels);
+}
+
+oc_status oc_letterbox_chw_work(const oc_image *src, int out_w, int out_h, uint8_t pad,
+                                float *chw, oc_letterbox_info *info, void *work)
+{
+    if (!letterbox_args_ok(src, out_w, out_h, chw))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_letterbox_chw: bad source image, output or "
+                        "canvas %d x %d", out_w, out_h);
+    double r;
+    int new_w, new_h, left, top;
+    letterbox_geometry(src, out_w, out_h, &r, &new_w, &new_h, &left, &top);
     oc_image tmp = {0};
     const oc_image *im = src;
-    if (new_w != iw || new_h != ih) {
-        oc_status st = oc_image_resize(src, new_w, new_h, &tmp);
-        if (st != OC_OK) return oc_error_prefix(st, "letterbox: ");
+    if (new_w != src->width || new_h != src->height) {
+        if (!work) return oc_error(OC_ERR_INVALID_ARG, "oc_letterbox_chw: no work buffer");
+        size_t img = ((size_t)new_w * new_h * src->channels + 63) / 64 * 64;
+        tmp.width = new_w;
+        tmp.height = new_h;
+        tmp.channels = src->channels;
+        tmp.data = (uint8_t *)work;
+        resize_into(src, new_w, new_h, tmp.data, (char *)work + img);
         im = &tmp;
     }
     const size_t plane = (size_t)out_w * out_h;
@@ -787,7 +825,6 @@ oc_status oc_letterbox_chw(const oc_image *src, int out_w, int out_h, uint8_t pa
             for (int x = left + new_w; x < out_w; x++) row[x] = padv;
         }
     }
-    oc_image_free(&tmp);
     if (info) {
         info->scale = (float)r;
         info->pad_left = left;
@@ -798,4 +835,18 @@ oc_status oc_letterbox_chw(const oc_image *src, int out_w, int out_h, uint8_t pa
         info->out_h = out_h;
     }
     return OC_OK;
+}
+
+oc_status oc_letterbox_chw(const oc_image *src, int out_w, int out_h, uint8_t pad, float *chw,
+                           oc_letterbox_info *info)
+{
+    if (!letterbox_args_ok(src, out_w, out_h, chw))
+        return oc_error(OC_ERR_INVALID_ARG, "oc_letterbox_chw: bad source image, output or "
+                        "canvas %d x %d", out_w, out_h);
+    size_t wb = oc_letterbox_work_bytes(src, out_w, out_h);
+    void *work = wb ? oc_malloc(wb) : NULL;
+    if (wb && !work) return oc_error(OC_ERR_NOMEM, "letterbox: out of memory");
+    oc_status st = oc_letterbox_chw_work(src, out_w, out_h, pad, chw, info, work);
+    oc_free(work);
+    return st;
 }

@@ -30,6 +30,11 @@ typedef struct {
  * info may be NULL. */
 oc_status oc_letterbox_chw(const oc_image *src, int out_w, int out_h, uint8_t pad,
                            float *chw, oc_letterbox_info *info);
+/* The same without allocating: work holds oc_letterbox_work_bytes() bytes (0 when the image
+ * needs no resize; work may then be NULL), 64-byte aligned. */
+size_t oc_letterbox_work_bytes(const oc_image *src, int out_w, int out_h);
+oc_status oc_letterbox_chw_work(const oc_image *src, int out_w, int out_h, uint8_t pad,
+                                float *chw, oc_letterbox_info *info, void *work);
 
 /* ---- drawing for annotated outputs (src/draw.c) ----
  * All clip to the image; never write out of bounds for any coordinates (INT_MIN..INT_MAX).

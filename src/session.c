@@ -60,6 +60,8 @@ struct oc_session {
     oc_persist persist[OC_SESSION_MAX_EXPORTS];
     int npersist;
     int64_t task_slot[4];
+    void *task_work;    /* oc_session_task_work: grows only */
+    size_t task_work_cap;
 };
 
 static int env_profile(void)
@@ -119,6 +121,7 @@ void oc_session_free(oc_session *s)
         oc_free(s->persist[i].data);
     }
     oc_free(s->scratch);
+    oc_free(s->task_work);
     oc_free(s);
 }
 
@@ -719,6 +722,19 @@ float *oc_session_input_buffer(oc_session *s, const char *stage, const char *nam
         if (name_eq(oc_graph_input_name(st->g, i), name))
             return oc_graph_data(st->g, st->arena, oc_graph_input_tid(st->g, i));
     return NULL;
+}
+
+void *oc_session_task_work(oc_session *s, size_t bytes)
+{
+    if (!s) return NULL;
+    if (bytes > s->task_work_cap || !s->task_work) {
+        oc_free(s->task_work);
+        s->task_work_cap = 0;
+        s->task_work = oc_malloc(bytes ? bytes : 64);
+        if (!s->task_work) return NULL;
+        s->task_work_cap = bytes;
+    }
+    return s->task_work;
 }
 
 int64_t *oc_session_task_slot(oc_session *s) { return s ? s->task_slot : NULL; }

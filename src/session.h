@@ -7,6 +7,11 @@
 
 struct oc_model;
 
+/* A work buffer of at least `bytes` (64-byte aligned) owned by the session, for task code:
+ * it only grows, so same-shape calls allocate nothing. NULL when out of memory. Its contents
+ * are not kept between calls. */
+void *oc_session_task_work(oc_session *s, size_t bytes);
+
 /* The model a session was created on. */
 const struct oc_model *oc_session_model(const oc_session *s);
 

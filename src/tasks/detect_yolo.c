@@ -36,21 +36,38 @@ static int cmp_cand(const void *pa, const void *pb)
     return (a->anchor > b->anchor) - (a->anchor < b->anchor);
 }
 
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* work of oc_detect_candidates for A anchors: best scores, best classes, sort keys */
+static size_t candidates_work_bytes(int64_t A)
+{
+    return align64((size_t)A * sizeof(float)) + align64((size_t)A * sizeof(int)) +
+           align64((size_t)A * sizeof(cand_key));
+}
+
+static int candidates_work(const float *out0, int nc, int64_t anchors, float conf,
+                           oc_det_box *out, int cap, void *work);
+
 int oc_detect_candidates(const float *out0, int nc, int64_t anchors, float conf, oc_det_box *out,
                          int cap)
 {
     if (!out0 || nc < 1 || anchors < 1 || !out || cap < 1 || anchors > INT32_MAX) return 0;
+    void *work = oc_malloc(candidates_work_bytes(anchors));
+    if (!work) return -1;
+    int n = candidates_work(out0, nc, anchors, conf, out, cap, work);
+    oc_free(work);
+    return n;
+}
+
+static int candidates_work(const float *out0, int nc, int64_t anchors, float conf,
+                           oc_det_box *out, int cap, void *work)
+{
+    if (!out0 || nc < 1 || anchors < 1 || !out || cap < 1 || anchors > INT32_MAX) return 0;
     int A = (int)anchors;
     /* best class per anchor, walking rows (contiguous) */
-    float *best = oc_malloc((size_t)A * sizeof(float));
-    int *bcls = oc_malloc((size_t)A * sizeof(int));
-    cand_key *keys = oc_malloc((size_t)A * sizeof(cand_key));
-    if (!best || !bcls || !keys) {
-        oc_free(best);
-        oc_free(bcls);
-        oc_free(keys);
-        return -1;
-    }
+    float *best = (float *)work;
+    int *bcls = (int *)((char *)work + align64((size_t)A * sizeof(float)));
+    cand_key *keys = (cand_key *)((char *)bcls + align64((size_t)A * sizeof(int)));
     const float *row = out0 + 4 * (size_t)A;
     for (int a = 0; a < A; a++) {
         best[a] = row[a];
@@ -85,9 +102,6 @@ int oc_detect_candidates(const float *out0, int nc, int64_t anchors, float conf,
         out[i].score = keys[i].score;
         out[i].cls = bcls[a];
     }
-    oc_free(best);
-    oc_free(bcls);
-    oc_free(keys);
     return n;
 }
 
@@ -128,10 +142,17 @@ void oc_detect_unletterbox(oc_det_box *b, int n, const oc_letterbox_info *lb, in
     }
 }
 
-oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
-                                const oc_detect_options *opts, const oc_letterbox_info *lb,
-                                int img_w, int img_h, const char *const *class_names,
-                                int n_names, oc_detections *out)
+/* boxes (at most MAX_NMS) then the candidates' work */
+static size_t postprocess_work_bytes(int64_t anchors)
+{
+    int cap = anchors < MAX_NMS ? (int)anchors : MAX_NMS;
+    return align64((size_t)cap * sizeof(oc_det_box)) + candidates_work_bytes(anchors);
+}
+
+static oc_status postprocess_work(const float *out0, int nc, int64_t anchors,
+                                  const oc_detect_options *opts, const oc_letterbox_info *lb,
+                                  int img_w, int img_h, const char *const *class_names,
+                                  int n_names, oc_detections *out, void *work)
 {
     if (!out0 || !out || nc < 1 || anchors < 1 || anchors > INT32_MAX)
         return oc_error(OC_ERR_INVALID_ARG, "oc_detect_postprocess: bad arguments (nc %d, "
@@ -144,19 +165,13 @@ oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
     out->items = NULL;
     out->count = 0;
     int cap = anchors < MAX_NMS ? (int)anchors : MAX_NMS;
-    oc_det_box *boxes = oc_malloc((size_t)cap * sizeof *boxes);
-    if (!boxes) return oc_error(OC_ERR_NOMEM, "detect: out of memory for %d boxes", cap);
-    int n = oc_detect_candidates(out0, nc, anchors, opts->conf_threshold, boxes, cap);
-    if (n < 0) {
-        oc_free(boxes);
-        return oc_error(OC_ERR_NOMEM, "detect: out of memory for %lld anchors",
-                        (long long)anchors);
-    }
+    oc_det_box *boxes = (oc_det_box *)work;
+    int n = candidates_work(out0, nc, anchors, opts->conf_threshold, boxes, cap,
+                            (char *)work + align64((size_t)cap * sizeof *boxes));
     n = oc_detect_nms(boxes, n, opts->iou_threshold, opts->agnostic_nms, opts->max_det);
     oc_detect_unletterbox(boxes, n, lb, img_w, img_h);
     oc_detection *items = oc_malloc((size_t)(n ? n : 1) * sizeof *items);
     if (!items) {
-        oc_free(boxes);
         return oc_error(OC_ERR_NOMEM, "detect: out of memory for %d detections", n);
     }
     for (int i = 0; i < n; i++) {
@@ -169,10 +184,26 @@ oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
         items[i].class_name =
             (class_names && boxes[i].cls < n_names) ? class_names[boxes[i].cls] : NULL;
     }
-    oc_free(boxes);
     out->items = items;
     out->count = n;
     return OC_OK;
+}
+
+oc_status oc_detect_postprocess(const float *out0, int nc, int64_t anchors,
+                                const oc_detect_options *opts, const oc_letterbox_info *lb,
+                                int img_w, int img_h, const char *const *class_names,
+                                int n_names, oc_detections *out)
+{
+    if (!out0 || !out || nc < 1 || anchors < 1 || anchors > INT32_MAX)
+        return oc_error(OC_ERR_INVALID_ARG, "oc_detect_postprocess: bad arguments (nc %d, "
+                        "anchors %lld)", nc, (long long)anchors);
+    void *work = oc_malloc(postprocess_work_bytes(anchors));
+    if (!work) return oc_error(OC_ERR_NOMEM, "detect: out of memory for %lld anchors",
+                               (long long)anchors);
+    oc_status st = postprocess_work(out0, nc, anchors, opts, lb, img_w, img_h, class_names,
+                                    n_names, out, work);
+    oc_free(work);
+    return st;
 }
 
 oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_options *o,
@@ -186,8 +217,13 @@ oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_opt
     oc_tensor in;
     oc_status st = oc_task_image_input(s, NULL, "images", in_h, in_w, &in);
     if (st) return st;
+    /* one session-owned work buffer for the resize and, after the run, the NMS candidates:
+     * a same-shape call allocates only its result */
     oc_letterbox_info lb;
-    st = oc_letterbox_chw(img, in_w, in_h, 114, in.data, &lb);
+    size_t lw = oc_letterbox_work_bytes(img, in_w, in_h);
+    void *work = lw ? oc_session_task_work(s, lw) : NULL;
+    if (lw && !work) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory");
+    st = oc_letterbox_chw_work(img, in_w, in_h, 114, in.data, &lb, work);
     if (st) return st;
     double t1 = oc_now_ms();
     st = oc_session_run(s, &in, 1);
@@ -206,9 +242,12 @@ oc_status oc_detect_yolo(oc_session *s, const oc_image *img, const oc_detect_opt
                         (long long)(y.ndim > 1 ? y.dims[1] : 0),
                         (long long)(y.ndim > 2 ? y.dims[2] : 0), y.ndim, 4 + nc_model);
     int nc = (int)(y.dims[1] - 4);
-    st = oc_detect_postprocess(y.data, nc, y.dims[2], o, &lb, img->width, img->height,
-                               (const char *const *)m->class_names,
-                               m->class_names ? m->num_classes : 0, out);
+    if (y.dims[2] > INT32_MAX) return oc_error(OC_ERR_SHAPE, "oc_detect: too many anchors");
+    work = oc_session_task_work(s, postprocess_work_bytes(y.dims[2]));
+    if (!work) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory");
+    st = postprocess_work(y.data, nc, y.dims[2], o, &lb, img->width, img->height,
+                          (const char *const *)m->class_names,
+                          m->class_names ? m->num_classes : 0, out, work);
     if (st) return st;
     double t3 = oc_now_ms();
     out->ms_preprocess = t1 - t0;

@@ -13,7 +13,10 @@
 
 #include "tasks/detect.h"
 #include "image.h"
+#include "models/yolo/yolo_common.h"
 #include "testutil.h"
+
+#include <unistd.h>
 
 /* a synthetic output0 [4+nc][A] */
 typedef struct {
@@ -288,6 +291,45 @@ static void test_detect_bad_args(void **state)
     oc_detections_free(NULL);
 }
 
+/* oc_detect letterboxes into the session's input slot and keeps its work buffers in the
+ * session: a second call of the same shape allocates only the result's items, and gives the
+ * same detections as a fresh session */
+static void test_detect_same_shape_allocates_only_result(void **state)
+{
+    (void)state;
+    const char *path = tu_tmp_path(".safetensors");
+    assert_int_equal(oc_yolo_generate("yolo11", "n", 80, 64, 5, path), OC_OK);
+    oc_model *m;
+    assert_int_equal(oc_model_load(path, &m), OC_OK);
+    oc_session *s;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    oc_image img;
+    assert_int_equal(oc_image_alloc(&img, 100, 50, 3), OC_OK); /* resized and padded */
+    for (int i = 0; i < 100 * 50 * 3; i++) img.data[i] = (uint8_t)(i * 37 + (i >> 7));
+    oc_detect_options o;
+    oc_detect_options_default(&o);
+    o.conf_threshold = 0.0f; /* synthetic weights: keep whatever comes out */
+    oc_detections d1, d2;
+    assert_int_equal(oc_detect(s, &img, &o, &d1), OC_OK);
+    oc_alloc_stats a0, a1;
+    oc_get_alloc_stats(&a0);
+    assert_int_equal(oc_detect(s, &img, &o, &d2), OC_OK);
+    oc_get_alloc_stats(&a1);
+    assert_int_equal(a1.allocs - a0.allocs, 1); /* d2.items */
+    assert_int_equal(a1.frees - a0.frees, 0);
+    assert_int_equal(d1.count, d2.count);
+    for (int i = 0; i < d1.count; i++) {
+        assert_true(d1.items[i].score == d2.items[i].score);
+        assert_true(d1.items[i].x1 == d2.items[i].x1 && d1.items[i].y2 == d2.items[i].y2);
+    }
+    oc_detections_free(&d1);
+    oc_detections_free(&d2);
+    oc_image_free(&img);
+    oc_session_free(s);
+    oc_model_free(m);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_letterbox_inverse),
         cmocka_unit_test(test_json_escaping),
         cmocka_unit_test(test_detect_bad_args),
+        cmocka_unit_test(test_detect_same_shape_allocates_only_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
