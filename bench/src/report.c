@@ -617,7 +617,8 @@ static int write_md(const bn_run *r, const char *path)
         else
             fprintf(f, "| %s | - | 0 | - |\n", cr[i].gate);
     }
-    fprintf(f, "\n(latency, memory, batch, concurrent: measurements under their limit; success: "
+    fprintf(f, "\n(latency, memory, batch, concurrent, load: measurements under their limit; realtime: "
+               "variants whose rate of runs under the target is met; success: "
                "operations without error; regression: comparisons without a critical regression.)\n\n");
     fprintf(f, "## Per variant (single image, end to end)\n\n");
     int fullm = strcmp(r->mode, "full") == 0;
