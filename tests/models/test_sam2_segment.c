@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "models/sam2/sam2.h"
 #include "parity.h"
 #include "safetensors.h"
 #include "testutil.h"
@@ -162,6 +163,82 @@ static void test_fixture_prompts(void **state)
     oc_model_free(m);
 }
 
+/* 16-bit weights (bf16, f16) against float32: the thresholded masks of p0-p2 must overlap
+ * with IoU >= 0.98 and the scores agree within 0.02. bf16 keeps 8 bits of mantissa (relative
+ * error <= 2^-9 per weight); through ~20 layers the logits move by a few tenths at most, which
+ * flips only pixels near the 0 threshold. */
+static double mask_iou(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    size_t i_ = 0, u = 0;
+    for (size_t k = 0; k < n; k++) {
+        i_ += a[k] && b[k];
+        u += a[k] || b[k];
+    }
+    return u ? (double)i_ / (double)u : 1.0;
+}
+
+static void test_16bit_weights(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/sam2-t-r/model.safetensors");
+    oc_st_file *src = NULL, *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path("fixtures/sam2-t-r/model.safetensors"), &src),
+                     OC_OK);
+    assert_int_equal(oc_st_open(tu_shared_path("fixtures/sam2-t-r/io.safetensors"), &io), OC_OK);
+    oc_image img = {0};
+    load_image(io, &img);
+    oc_st_close(io);
+    const int dts[3] = {OC_DT_F32, OC_DT_BF16, OC_DT_F16};
+    oc_segmentation ref[3];
+    memset(ref, 0, sizeof ref);
+    for (int d = 0; d < 3; d++) {
+        const char *path = tu_tmp_path(".safetensors");
+        oc_st_writer *w = oc_st_writer_new();
+        assert_int_equal(sam2_convert(src, NULL, dts[d], w), OC_OK);
+        assert_int_equal(oc_st_writer_save(w, path), OC_OK);
+        oc_st_writer_free(w);
+        oc_model *m = NULL;
+        assert_int_equal(oc_model_load(path, &m), OC_OK);
+        assert_string_equal(oc_model_arch(m), "sam2");
+        oc_session *s = NULL;
+        assert_int_equal(oc_session_create(m, &s), OC_OK);
+        assert_int_equal(oc_segment_set_image(s, &img), OC_OK);
+        for (int k = 0; k < 3; k++) {
+            float pts[4] = {150, 100, 260, 190};
+            int32_t labs[2] = {1, 0};
+            oc_segment_prompt p;
+            memset(&p, 0, sizeof p);
+            if (k < 2) {
+                p.points = pts;
+                p.labels = labs;
+                p.n_points = k + 1;
+            } else {
+                p.has_box = 1;
+                p.box[0] = 40, p.box[1] = 30, p.box[2] = 230, p.box[3] = 200;
+            }
+            oc_segmentation r;
+            assert_int_equal(oc_segment(s, &p, &r), OC_OK);
+            if (d == 0) {
+                ref[k] = r;
+                continue;
+            }
+            double iou = mask_iou(r.masks, ref[k].masks, (size_t)r.width * r.height);
+            fprintf(stderr, "  %s weights, p%d: mask IoU vs float32 %.4f, score %.4f vs %.4f\n",
+                    d == 1 ? "bf16" : "f16", k, iou, (double)r.scores[0],
+                    (double)ref[k].scores[0]);
+            assert_true(iou >= 0.98);
+            assert_true(fabsf(r.scores[0] - ref[k].scores[0]) <= 0.02f);
+            oc_segmentation_free(&r);
+        }
+        oc_session_free(s);
+        oc_model_free(m);
+        remove(path);
+    }
+    for (int k = 0; k < 3; k++) oc_segmentation_free(&ref[k]);
+    oc_image_free(&img);
+    oc_st_close(src);
+}
+
 /* build/ocellus, two levels above this binary (build/tests/models/) */
 static int cli_path(char *out, size_t n)
 {
@@ -282,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_prompts),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_16bit_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

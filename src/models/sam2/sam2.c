@@ -484,6 +484,7 @@ typedef struct {
     sam2_model *sm;
     const oc_st_file *f;
     oc_status st;
+    uint64_t unreleased; /* bytes of the mapping read since its pages were last dropped */
 } loader;
 
 /* aligned float32 copy of tensor `name` with the given shape (-1 = any); NULL after a failure */
@@ -495,6 +496,14 @@ static const float *get(loader *L, const char *name, int ndim, int64_t d0, int64
     float *p = NULL;
     L->st = oc_st_load_f32(L->f, name, ndim, shape, &p);
     if (L->st != OC_OK) return NULL;
+    /* every tensor is copied: drop the file's pages as we go so the resident set holds the
+     * copies only (Large: 0.9 GB instead of 1.8 GB) */
+    const oc_st_tensor *t = oc_st_find(L->f, name);
+    L->unreleased += t ? t->end - t->begin : 0;
+    if (L->unreleased >= (64u << 20)) {
+        oc_st_release_pages(L->f);
+        L->unreleased = 0;
+    }
     sam2_model *sm = L->sm;
     if (sm->nowned == sm->capowned) {
         int cap = sm->capowned ? sm->capowned * 2 : 256;
@@ -595,7 +604,7 @@ static oc_status load_weights(oc_model *m, sam2_model *sm)
 {
     const sam2_hp *hp = &sm->hp;
     sam2_weights *W = &sm->w;
-    loader L = {sm, m->file, OC_OK};
+    loader L = {sm, m->file, OC_OK, 0};
     const int E = hp->embed_dim, D = hp->d_model;
     char p[256];
 
@@ -705,6 +714,7 @@ static oc_status load_weights(oc_model *m, sam2_model *sm)
     } else {
         W->obj_head[0] = lin(&L, "sam_mask_decoder.pred_obj_score_head", D, 1);
     }
+    oc_st_release_pages(m->file);
     if (L.st != OC_OK) return L.st;
 
     /* patch embedding conv (k7 s4 p3), packed for this model's isa */
