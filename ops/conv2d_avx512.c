@@ -4,7 +4,8 @@
  * de-interleaves two loads with a two-source permute (a masked gather at the borders), other
  * strides gather. */
 #include "conv_impl.h"
-#include "conv_math_avx512.h"
+#define SIMD_VEC_AVX512
+#include "simd_vec.h"
 
 #include <immintrin.h>
 
@@ -83,7 +84,7 @@ void oc_dw_plane_avx512(const oc_conv2d_desc *d, const float *x, int h, int w,
                 }
             }
             /* fused epilogue: act(acc + bias) + residual */
-            __m512 v = act512(d->act, _mm512_add_ps(acc, bv));
+            __m512 v = vf_act(d->act, _mm512_add_ps(acc, bv));
             if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + ox));
             _mm512_mask_storeu_ps(yr + ox, m, v);
         }

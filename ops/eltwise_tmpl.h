@@ -76,22 +76,17 @@ void VEC_SFX(oc_bin_row)(oc_binop op, const float *a, int sa, const float *b, in
         }                                                                                    \
     } while (0)
 
-static inline vf vf_hardswish(vf v)
-{
-    vf t = vf_min(vf_max(vf_add(v, vf_set1(3.0f)), vf_zero()), vf_set1(6.0f));
-    return vf_div(vf_mul(v, t), vf_set1(6.0f));
-}
-
 void VEC_SFX(oc_eltwise_act)(oc_act act, const float *x, float *y, size_t n)
 {
+    /* one loop per activation (the constant argument lets vf_act inline to that case) */
     switch (act) {
-    case OC_ACT_RELU: VEC_MAP_LOOP(vf_max(v, vf_zero())); break;
-    case OC_ACT_SILU: VEC_MAP_LOOP(vf_mul(v, vf_sigmoid(v))); break;
-    case OC_ACT_SIGMOID: VEC_MAP_LOOP(vf_sigmoid(v)); break;
-    case OC_ACT_TANH: VEC_MAP_LOOP(vf_tanh(v)); break;
-    case OC_ACT_GELU: VEC_MAP_LOOP(vf_gelu(v)); break;
-    case OC_ACT_GELU_TANH: VEC_MAP_LOOP(vf_gelu_tanh(v)); break;
-    case OC_ACT_HARDSWISH: VEC_MAP_LOOP(vf_hardswish(v)); break;
+    case OC_ACT_RELU: VEC_MAP_LOOP(vf_act(OC_ACT_RELU, v)); break;
+    case OC_ACT_SILU: VEC_MAP_LOOP(vf_act(OC_ACT_SILU, v)); break;
+    case OC_ACT_SIGMOID: VEC_MAP_LOOP(vf_act(OC_ACT_SIGMOID, v)); break;
+    case OC_ACT_TANH: VEC_MAP_LOOP(vf_act(OC_ACT_TANH, v)); break;
+    case OC_ACT_GELU: VEC_MAP_LOOP(vf_act(OC_ACT_GELU, v)); break;
+    case OC_ACT_GELU_TANH: VEC_MAP_LOOP(vf_act(OC_ACT_GELU_TANH, v)); break;
+    case OC_ACT_HARDSWISH: VEC_MAP_LOOP(vf_act(OC_ACT_HARDSWISH, v)); break;
     default:
         if (x != y) memmove(y, x, n * sizeof(float));
         break;

@@ -1,101 +1,12 @@
 /* gemm_avx2.c -- the AVX2+FMA GEMM micro-kernel (6 x 16: 12 ymm accumulators, 2 B loads and
- * 6 broadcasts of A per k step) with the fused epilogue, and the vectorised activations
- * (exp by range reduction + degree-6 polynomial, relative error ~1e-7). */
+ * 6 broadcasts of A per k step) with the fused epilogue; activations are simd_vec.h's vf_act,
+ * the same as the standalone activation op. */
 #include "conv_impl.h"
 
 #include <immintrin.h>
 
-static inline __m256 exp256(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-static inline __m256 sign256(__m256 x)
-{
-    return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)));
-}
-
-static inline __m256 abs256(__m256 x)
-{
-    return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)), x);
-}
-
-static inline __m256 tanh256(__m256 x)
-{
-    __m256 ax = abs256(x);
-    __m256 t = exp256(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
-    __m256 big = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), t),
-                               _mm256_add_ps(_mm256_set1_ps(1.0f), t));
-    big = _mm256_or_ps(big, sign256(x));
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-17.0f / 315.0f);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15.0f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3.0f));
-    p = _mm256_mul_ps(p, x2);
-    __m256 small = _mm256_fmadd_ps(p, x, x);
-    __m256 m = _mm256_cmp_ps(ax, _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
-    return _mm256_blendv_ps(big, small, m);
-}
-
-static inline __m256 erf256(__m256 x)
-{
-    __m256 ax = abs256(x);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                             _mm256_fmadd_ps(ax, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
-    __m256 p = _mm256_set1_ps(1.061405429f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
-    p = _mm256_mul_ps(p, t);
-    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(ax, ax)));
-    __m256 y = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
-    return _mm256_or_ps(y, sign256(x));
-}
-
-static inline __m256 act256(oc_act act, __m256 v)
-{
-    const __m256 one = _mm256_set1_ps(1.0f);
-    switch (act) {
-    case OC_ACT_NONE: return v;
-    case OC_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case OC_ACT_SILU:
-        return _mm256_div_ps(v, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    case OC_ACT_SIGMOID:
-        return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v))));
-    case OC_ACT_TANH: return tanh256(v);
-    case OC_ACT_GELU: {
-        __m256 e = erf256(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)));
-        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, e));
-    }
-    case OC_ACT_GELU_TANH: {
-        __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
-        __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
-                                 _mm256_fmadd_ps(v3, _mm256_set1_ps(0.044715f), v));
-        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v),
-                             _mm256_add_ps(one, tanh256(u)));
-    }
-    case OC_ACT_HARDSWISH: {
-        __m256 t = _mm256_add_ps(v, _mm256_set1_ps(3.0f));
-        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
-        return _mm256_div_ps(_mm256_mul_ps(v, t), _mm256_set1_ps(6.0f));
-    }
-    }
-    return v;
-}
+#define SIMD_VEC_AVX2
+#include "simd_vec.h"
 
 static inline __m256i lanemask(int cnt)
 {
@@ -108,10 +19,10 @@ void oc_act_avx2(oc_act act, float *x, size_t n)
 {
     if (act == OC_ACT_NONE) return;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, act256(act, _mm256_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, vf_act(act, _mm256_loadu_ps(x + i)));
     if (i < n) {
         __m256i m = lanemask((int)(n - i));
-        _mm256_maskstore_ps(x + i, m, act256(act, _mm256_maskload_ps(x + i, m)));
+        _mm256_maskstore_ps(x + i, m, vf_act(act, _mm256_maskload_ps(x + i, m)));
     }
 }
 
@@ -130,7 +41,7 @@ static inline void store_vec(float *cp, __m256 v, int cnt, float beta, const oc_
         if (e->bias_col)
             v = _mm256_add_ps(v, full ? _mm256_loadu_ps(e->bias_col + col)
                                       : _mm256_maskload_ps(e->bias_col + col, m));
-        v = act256(e->act, v);
+        v = vf_act(e->act, v);
         if (e->res) {
             const float *rp = e->res + r * e->ldr + col;
             v = _mm256_add_ps(v, full ? _mm256_loadu_ps(rp) : _mm256_maskload_ps(rp, m));

@@ -1,20 +1,21 @@
 /* gemm_avx512.c -- the AVX-512 GEMM micro-kernel (8 x 48: 24 zmm accumulators, 3 B loads and
- * 8 embedded broadcasts of A per k step) with the fused epilogue, and the vectorised
- * activations (exp by range reduction + degree-6 polynomial, relative error ~1e-7). */
+ * 8 embedded broadcasts of A per k step) with the fused epilogue; activations are simd_vec.h's
+ * vf_act, the same as the standalone activation op. */
 #include "conv_impl.h"
 
 #include <immintrin.h>
 
-#include "conv_math_avx512.h"
+#define SIMD_VEC_AVX512
+#include "simd_vec.h"
 
 void oc_act_avx512(oc_act act, float *x, size_t n)
 {
     if (act == OC_ACT_NONE) return;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, act512(act, _mm512_loadu_ps(x + i)));
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, vf_act(act, _mm512_loadu_ps(x + i)));
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(x + i, m, act512(act, _mm512_maskz_loadu_ps(m, x + i)));
+        _mm512_mask_storeu_ps(x + i, m, vf_act(act, _mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
@@ -38,7 +39,7 @@ static inline void store_vec(float *cp, __m512 v, __mmask16 m, float beta, const
     if (e) {
         if (e->bias) v = _mm512_add_ps(v, _mm512_set1_ps(e->bias[r]));
         if (e->bias_col) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias_col + col));
-        v = act512(e->act, v);
+        v = vf_act(e->act, v);
         if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + col));
     }
     _mm512_mask_storeu_ps(cp, m, v);

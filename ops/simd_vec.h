@@ -4,6 +4,8 @@
 #ifndef OC_SIMD_VEC_H
 #define OC_SIMD_VEC_H
 
+#include "ops.h"
+
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -193,6 +195,31 @@ static inline vf vf_gelu_tanh(vf x)
     vf x3 = vf_mul(vf_mul(x, x), x);
     vf u = vf_mul(vf_fma(x3, vf_set1(0.044715f), x), vf_set1(0.7978845608028654f));
     return vf_mul(x, vf_sigmoid(vf_add(u, u)));
+}
+
+static inline vf vf_hardswish(vf v)
+{
+    vf t = vf_min(vf_max(vf_add(v, vf_set1(3.0f)), vf_zero()), vf_set1(6.0f));
+    return vf_div(vf_mul(v, t), vf_set1(6.0f));
+}
+
+/* The one definition of every activation on a vector: the conv/GEMM epilogues
+ * (gemm_avx2.c, gemm_avx512.c, conv2d_avx512.c) and the standalone activation
+ * (eltwise_tmpl.h) all call it, so a fused layer and the same layer unfused give the same
+ * bits. */
+static inline vf vf_act(oc_act act, vf v)
+{
+    switch (act) {
+    case OC_ACT_NONE: return v;
+    case OC_ACT_RELU: return vf_max(v, vf_zero());
+    case OC_ACT_SILU: return vf_mul(v, vf_sigmoid(v));
+    case OC_ACT_SIGMOID: return vf_sigmoid(v);
+    case OC_ACT_TANH: return vf_tanh(v);
+    case OC_ACT_GELU: return vf_gelu(v);
+    case OC_ACT_GELU_TANH: return vf_gelu_tanh(v);
+    case OC_ACT_HARDSWISH: return vf_hardswish(v);
+    }
+    return v;
 }
 
 #endif

@@ -239,6 +239,52 @@ static void test_conv_each_activation(void **state)
     }
 }
 
+/* Fused and unfused give the same bits: conv with the activation in its epilogue equals the
+ * same conv without it followed by oc_activation, on every SIMD path and every activation
+ * (both go through simd_vec.h's vf_act; a second math library would differ in the last bits).
+ * 3x3 (implicit GEMM), 1x1 (packed GEMM) and depthwise convs. */
+static void test_conv_fused_act_bits(void **state)
+{
+    (void)state;
+    const oc_act acts[] = {OC_ACT_RELU, OC_ACT_SILU, OC_ACT_SIGMOID, OC_ACT_TANH,
+                           OC_ACT_GELU, OC_ACT_GELU_TANH, OC_ACT_HARDSWISH};
+    const int shapes[3][3] = {{8, 20, 3}, {16, 24, 1}, {12, 12, 3}}; /* cin, cout, k */
+    const int h = 13, w = 17;
+    for (int isa = OC_ISA_AVX2; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int sh = 0; sh < 3; sh++)
+            for (size_t a = 0; a < sizeof(acts) / sizeof(*acts); a++) {
+                int cin = shapes[sh][0], cout = shapes[sh][1], k = shapes[sh][2];
+                int groups = sh == 2 ? cin : 1;
+                oc_conv2d_desc d = {cin, cout, k, k, groups, 1, 1, k / 2, k / 2, k / 2, k / 2,
+                                    1, 1, acts[a]};
+                oc_conv2d_desc d0 = d;
+                d0.act = OC_ACT_NONE;
+                size_t nw = (size_t)cout * (cin / groups) * k * k, nx = (size_t)cin * h * w;
+                size_t ny = (size_t)cout * h * w;
+                float *wt = malloc(nw * sizeof(float)), *b = malloc(cout * sizeof(float));
+                float *x = malloc(nx * sizeof(float)), *y1 = malloc(ny * sizeof(float));
+                float *y2 = malloc(ny * sizeof(float));
+                uint32_t seed = 99u + (uint32_t)(sh * 16 + a);
+                tu_fill_uniform(wt, nw, seed, -0.6f, 0.6f);
+                tu_fill_uniform(b, (size_t)cout, seed + 1, -1.0f, 1.0f);
+                tu_fill_uniform(x, nx, seed + 2, -3.0f, 3.0f);
+                oc_conv2d_weights *pf = NULL, *pu = NULL;
+                assert_int_equal(oc_conv2d_prepack(&d, wt, b, (oc_isa)isa, &pf), OC_OK);
+                assert_int_equal(oc_conv2d_prepack(&d0, wt, b, (oc_isa)isa, &pu), OC_OK);
+                size_t sb = oc_conv2d_scratch_bytes(&d, 1, h, w, (oc_isa)isa, 1);
+                void *scr = sb ? oc_malloc(sb) : NULL;
+                oc_ctx ctx = {(oc_isa)isa, 1, scr, sb};
+                oc_conv2d(&ctx, &d, pf, x, 1, h, w, y1, NULL);
+                oc_conv2d(&ctx, &d0, pu, x, 1, h, w, y2, NULL);
+                oc_activation(&ctx, acts[a], y2, y2, ny);
+                assert_memory_equal(y1, y2, ny * sizeof(float));
+                oc_conv2d_weights_free(pf);
+                oc_conv2d_weights_free(pu);
+                oc_free(scr);
+                free(wt), free(b), free(x), free(y1), free(y2);
+            }
+}
+
 static void test_conv_bad_args(void **state)
 {
     (void)state;
@@ -481,6 +527,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_cases),
         cmocka_unit_test(test_conv_each_activation),
+        cmocka_unit_test(test_conv_fused_act_bits),
         cmocka_unit_test(test_conv_bad_args),
         cmocka_unit_test(test_conv_sizes_and_flops),
         cmocka_unit_test(test_conv_transpose),
