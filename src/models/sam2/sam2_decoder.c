@@ -288,13 +288,13 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
         }
         queries = ln(g, queries, &Ly->norm1);
         oc_tid q = add(g, queries, tokens);
+        /* keys do not change until cross_i2t: keys + key_pe serves both cross-attentions */
         oc_tid k = add(g, keys, key_pe);
         queries = add(g, queries, sam_attention(g, &Ly->cross_t2i, H, q, k, keys, B, NQ, HW));
         queries = ln(g, queries, &Ly->norm2);
         oc_tid mo = lin(g, lin(g, queries, &Ly->mlp0, OC_ACT_RELU), &Ly->mlp1, OC_ACT_NONE);
         queries = ln(g, add(g, queries, mo), &Ly->norm3);
         q = add(g, queries, tokens);
-        k = add(g, keys, key_pe);
         keys = add(g, keys, sam_attention(g, &Ly->cross_i2t, H, k, q, queries, B, HW, NQ));
         keys = ln(g, keys, &Ly->norm4);
     }
