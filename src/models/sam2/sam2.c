@@ -520,6 +520,23 @@ static const float *get(loader *L, const char *name, int ndim, int64_t d0, int64
     return p;
 }
 
+/* keep p with the model's other copies (freed with it); 0 (and p freed) when out of memory */
+static int loader_own(sam2_model *sm, float *p)
+{
+    if (sm->nowned == sm->capowned) {
+        int cap = sm->capowned ? sm->capowned * 2 : 256;
+        float **no = oc_realloc(sm->owned, (size_t)cap * sizeof *no);
+        if (!no) {
+            oc_free(p);
+            return 0;
+        }
+        sm->owned = no;
+        sm->capowned = cap;
+    }
+    sm->owned[sm->nowned++] = p;
+    return 1;
+}
+
 static const float *getf(loader *L, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                          const char *fmt, ...) OC_PRINTF(7, 8);
 static const float *getf(loader *L, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
@@ -716,6 +733,44 @@ static oc_status load_weights(oc_model *m, sam2_model *sm)
     }
     oc_st_release_pages(m->file);
     if (L.st != OC_OK) return L.st;
+
+    /* fold conv_s{0,1} (D -> D/8, D/4) into the lateral conv of level 0 / 1 (C -> D):
+     * W = Ws Wl, b = Ws bl + bs, so the D-wide level-0/1 maps are never computed */
+    const int nl = hp->nlevels;
+    const sam2_lin *hs[2] = {&W->conv_s0, &W->conv_s1};
+    sam2_lin *hf[2] = {&W->hr0, &W->hr1};
+    for (int lv = 0; lv < 2; lv++) {
+        memset(hf[lv], 0, sizeof *hf[lv]);
+        if (hp->top_down[0] || hp->top_down[1]) continue; /* level 1 feeds level 0 */
+        const sam2_lin *lat = &W->neck[nl - 1 - lv], *sc = hs[lv];
+        float *fw = oc_malloc((size_t)sc->out * lat->in * sizeof(float));
+        float *fb = oc_malloc((size_t)sc->out * sizeof(float));
+        if (!fw || !fb) {
+            oc_free(fw);
+            oc_free(fb);
+            return oc_error(OC_ERR_NOMEM, "%s: out of memory", m->path);
+        }
+        for (int o = 0; o < sc->out; o++) {
+            double bacc = sc->b[o];
+            for (int d = 0; d < D; d++) bacc += (double)sc->w[(size_t)o * D + d] * lat->b[d];
+            fb[o] = (float)bacc;
+            for (int i = 0; i < lat->in; i++) {
+                double acc = 0;
+                for (int d = 0; d < D; d++)
+                    acc += (double)sc->w[(size_t)o * D + d] * lat->w[(size_t)d * lat->in + i];
+                fw[(size_t)o * lat->in + i] = (float)acc;
+            }
+        }
+        if (!loader_own(sm, fw)) {
+            oc_free(fb);
+            return oc_error(OC_ERR_NOMEM, "%s: out of memory", m->path);
+        }
+        if (!loader_own(sm, fb)) return oc_error(OC_ERR_NOMEM, "%s: out of memory", m->path);
+        hf[lv]->w = fw;
+        hf[lv]->b = fb;
+        hf[lv]->in = lat->in;
+        hf[lv]->out = sc->out;
+    }
 
     /* patch embedding conv (k7 s4 p3), packed for this model's isa */
     oc_conv2d_desc cd;

@@ -91,6 +91,10 @@ typedef struct {
     sam2_block_w blk[SAM2_MAX_BLOCKS];
     sam2_lin neck[SAM2_MAX_LEVELS];        /* 1x1 lateral convs as linears, conv index order */
     sam2_lin conv_s0, conv_s1;
+    /* conv_s0 / conv_s1 folded into the lateral convs of levels 0 / 1 (both 1x1, no top-down
+     * on those levels): trunk stage 1 / 2 -> high_res_feats_0 / 1 in one linear; w NULL when
+     * the config has top-down fusion there */
+    sam2_lin hr0, hr1;
     const float *no_mem_embed;
     /* prompt encoder */
     const float *pe_gauss;                /* [2][D/2] */

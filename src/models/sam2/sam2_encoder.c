@@ -172,7 +172,9 @@ oc_status sam2_build_encoder(const oc_model *m, oc_graph *g, int n, int h, int w
     /* FPN neck, top-down from the lowest resolution; conv k reads trunk level nlev-1-k */
     const int nlev = hp->nlevels;
     oc_tid lvl[SAM2_MAX_LEVELS], prev = OC_NONE;
+    const int folded = Wt->hr0.w && Wt->hr1.w; /* conv_s0/s1 folded into levels 0/1 */
     for (int i = nlev - 1; i >= 0; i--) {
+        if (folded && i < 2) continue;
         oc_tid lat = lin(g, stage_out[i], &Wt->neck[nlev - 1 - i], OC_ACT_NONE);
         if (hp->top_down[i] && prev != OC_NONE)
             prev = sam2_g_upsample2x_add_nhwc(g, lat, prev);
@@ -184,8 +186,10 @@ oc_status sam2_build_encoder(const oc_model *m, oc_graph *g, int n, int h, int w
     oc_g_name(g, lvl[top], "backbone_fpn%d", top);
     oc_tid nm = oc_g_const(g, oc_shape1(D), Wt->no_mem_embed);
     oc_tid emb = oc_g_binary(g, OC_BIN_ADD, lvl[top], nm);
-    oc_tid s0 = lin(g, lvl[0], &Wt->conv_s0, OC_ACT_NONE);
-    oc_tid s1 = lin(g, lvl[1], &Wt->conv_s1, OC_ACT_NONE);
+    oc_tid s0 = folded ? lin(g, stage_out[0], &Wt->hr0, OC_ACT_NONE)
+                       : lin(g, lvl[0], &Wt->conv_s0, OC_ACT_NONE);
+    oc_tid s1 = folded ? lin(g, stage_out[1], &Wt->hr1, OC_ACT_NONE)
+                       : lin(g, lvl[1], &Wt->conv_s1, OC_ACT_NONE);
     oc_g_export(g, to_nchw(g, emb), "image_embed");
     oc_g_export(g, to_nchw(g, s0), "high_res_feats_0");
     oc_g_export(g, to_nchw(g, s1), "high_res_feats_1");
