@@ -121,6 +121,10 @@ valgrind: deps
 $(BUILD)/ocellus-bench: $(BENCH_OBJ) $(BUILD)/libocellus.a
 	$(CC) -o $@ $(BENCH_OBJ) -Wl,--whole-archive $(BUILD)/libocellus.a -Wl,--no-whole-archive $(LDLIBS_ALL)
 
+# bench/ort_compare.sh's timer; linked here so it uses the same library list as everything else
+$(BUILD)/ort_compare_time: bench/ort_compare_time.c $(BUILD)/libocellus.a $(HDRS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -Wl,--whole-archive $(BUILD)/libocellus.a -Wl,--no-whole-archive $(LDLIBS_ALL)
+
 $(BUILD)/bench-ops: $(BENCH_OPS_SRC) $(BUILD)/libocellus.a $(HDRS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OPS_SRC) $(BUILD)/libocellus.a $(LDLIBS_ALL)
 
