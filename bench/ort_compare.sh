@@ -107,10 +107,12 @@ time_pair() { # model.onnx ocellus-file -> "ocellus_ms ort_ms"
 
 echo "Ocellus vs ONNX Runtime: $THREADS threads, $ROUNDS rounds x $RUNS runs, commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-hdr="%-22s %10s %10s %7s"
-[ "$LOAD" -gt 0 ] && hdr="$hdr %12s %12s %7s %9s %9s"
-# shellcheck disable=SC2059
-printf "$hdr\n" variant "ocellus" "ort" ratio "oc+load" "ort+load" ratio "oc slow" "ort slow"
+if [ "$LOAD" -gt 0 ]; then
+    printf "%-22s %10s %10s %7s %12s %12s %7s %9s %9s\n" variant "ocellus ms" "ort ms" ratio \
+        "oc+load ms" "ort+load ms" ratio "oc slow" "ort slow"
+else
+    printf "%-22s %10s %10s %7s\n" variant "ocellus ms" "ort ms" ratio
+fi
 for onnx in "${MODELS[@]}"; do
     name=$(basename "$onnx" .onnx)
     oc=$(ocellus_model "$onnx") || { printf "%-22s convert failed\n" "$name"; continue; }
