@@ -266,13 +266,16 @@ typedef struct {
                                * (oc_segmentation.low_res), as the reference's mask_input */
     int multimask;            /* 1: three candidate masks; 0: one (with the reference's
                                * stability fallback to the best candidate) */
+    int return_logits;        /* 1: also fill oc_segmentation.logits; 0: NULL (the upsampling
+                               * then only visits what can be inside the mask: faster) */
 } oc_segment_prompt;
 
 typedef struct {
     int n_masks;              /* 3 with multimask, else 1 */
     int width, height;        /* of the image given to oc_segment_set_image */
     uint8_t *masks;           /* [n_masks][height][width], 1 inside (logit > 0) */
-    float *logits;            /* [n_masks][height][width], the upsampled mask logits */
+    float *logits;            /* [n_masks][height][width], the upsampled mask logits, when
+                               * the prompt set asked (return_logits), else NULL */
     float *scores;            /* [n_masks] predicted IoU */
     int (*boxes)[4];          /* [n_masks] x1, y1, x2, y2 (inclusive) of the mask; 0s if empty */
     int64_t *areas;           /* [n_masks] pixels inside */
@@ -286,6 +289,15 @@ oc_status oc_segment_set_image(oc_session *s, const oc_image *img);
 /* Decode one prompt against the image set last. Bad prompts (no point and no box, NaN or
  * infinite coordinates, labels other than 0/1, an inverted box) fail with a message. */
 oc_status oc_segment(oc_session *s, const oc_segment_prompt *p, oc_segmentation *out);
+/* Decode n prompt sets (1..4096) against the image set last; out[i] (n of them) answers
+ * prompts[i], exactly as oc_segment(s, &prompts[i], &out[i]) would. Sets with the same number
+ * of points (a box counts as two) and the same use of mask_input run through the decoder as
+ * one batch (up to 16 at a time); sets of other counts run as further batches, because padding
+ * them with not-a-point tokens, as a caller of the reference would, changes their masks. A bad
+ * set fails the whole call before anything runs, naming it ("prompt set 3: ..."); on any error
+ * every out[i] is left empty. Free each out[i] with oc_segmentation_free. */
+oc_status oc_segment_batch(oc_session *s, const oc_segment_prompt *prompts, int n,
+                           oc_segmentation *out);
 void oc_segmentation_free(oc_segmentation *r);
 
 /* ---- Allocation counters (for leak checks) --------------------------------------------- */

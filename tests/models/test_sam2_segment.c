@@ -109,6 +109,7 @@ static void test_fixture_prompts(void **state)
         char nm[64];
         for (int multi = 0; multi < 2; multi++) {
             p.multimask = multi;
+            p.return_logits = 1;
             snprintf(nm, sizeof nm, "p%d_masks_%s", k, multi ? "multi" : "single");
             if (multi && !oc_st_find(io, nm)) continue;
             st = oc_segment(s, &p, &r);
@@ -139,6 +140,7 @@ static void test_fixture_prompts(void **state)
     memset(&p, 0, sizeof p);
     assert_int_equal(oc_segment(s, &p, &r), OC_ERR_INVALID_ARG); /* nothing */
     assert_non_null(strstr(oc_last_error(), "no point and no box"));
+    assert_non_null(strstr(oc_last_error(), "prompt set 0"));
     float nanpt[2] = {NAN, 3};
     p.points = nanpt;
     p.labels = lab;
@@ -160,6 +162,148 @@ static void test_fixture_prompts(void **state)
     oc_image_free(&img);
     oc_session_free(s);
     oc_st_close(io);
+    oc_model_free(m);
+}
+
+/* Several prompt sets in one call: each result equals the one-at-a-time result (logits within
+ * 1e-4 of the largest magnitude; the sets of equal point count share one decoder batch, the
+ * others run as further batches), masks without logits equal the thresholded logits exactly
+ * (the upsampling skips only what cannot be inside), and a bad set is named by its index. */
+static void test_batch(void **state)
+{
+    (void)state;
+    TU_REQUIRE_SHARED("fixtures/sam2-t-r/model.safetensors");
+    oc_model *m = NULL;
+    assert_int_equal(oc_model_load(tu_shared_path("fixtures/sam2-t-r/model.safetensors"), &m),
+                     OC_OK);
+    oc_st_file *io = NULL;
+    assert_int_equal(oc_st_open(tu_shared_path("fixtures/sam2-t-r/io.safetensors"), &io), OC_OK);
+    oc_image img = {0};
+    load_image(io, &img);
+    oc_st_close(io);
+    oc_session *s = NULL;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    assert_int_equal(oc_segment_set_image(s, &img), OC_OK);
+
+    /* a low-res mask for the mask-prompt sets */
+    float pt0[2] = {150, 100};
+    int32_t one[1] = {1};
+    oc_segment_prompt p0 = {.points = pt0, .labels = one, .n_points = 1};
+    oc_segmentation r0;
+    assert_int_equal(oc_segment(s, &p0, &r0), OC_OK);
+    float low[256 * 256];
+    memcpy(low, r0.low_res, sizeof low);
+    oc_segmentation_free(&r0);
+
+    enum { NSET = 9 };
+    float pts[NSET][6] = {{150, 100},           {150, 100, 260, 190}, {0},
+                          {120, 140},           {40, 200},            {300, 20, 10, 230, 161, 80},
+                          {-20, 400},           {200, 60, 90, 150},   {75, 75}};
+    int32_t labs[NSET][3] = {{1}, {1, 0}, {0}, {1}, {0}, {1, 0, 1}, {1}, {0, 1}, {1}};
+    const int npts[NSET] = {1, 2, 0, 1, 1, 3, 1, 2, 1};
+    const int boxed[NSET] = {0, 0, 1, 1, 0, 0, 0, 1, 1};
+    const int masked[NSET] = {0, 0, 0, 1, 0, 0, 0, 0, 1};
+    oc_segment_prompt ps[NSET];
+    memset(ps, 0, sizeof ps);
+    for (int i = 0; i < NSET; i++) {
+        ps[i].points = npts[i] ? pts[i] : NULL;
+        ps[i].labels = npts[i] ? labs[i] : NULL;
+        ps[i].n_points = npts[i];
+        ps[i].has_box = boxed[i];
+        ps[i].box[0] = 40.0f + 3 * i, ps[i].box[1] = 30, ps[i].box[2] = 230, ps[i].box[3] = 200;
+        ps[i].mask_input = masked[i] ? low : NULL;
+        ps[i].multimask = i % 2;
+        ps[i].return_logits = 1;
+    }
+    oc_segmentation one_at_a_time[NSET], batch[NSET];
+    for (int i = 0; i < NSET; i++) assert_int_equal(oc_segment(s, &ps[i], &one_at_a_time[i]), OC_OK);
+    oc_status st = oc_segment_batch(s, ps, NSET, batch);
+    if (st) fprintf(stderr, "batch: %s\n", oc_last_error());
+    assert_int_equal(st, OC_OK);
+    double worst = 0;
+    for (int i = 0; i < NSET; i++) {
+        const oc_segmentation *a = &one_at_a_time[i], *b = &batch[i];
+        assert_int_equal(a->n_masks, ps[i].multimask ? 3 : 1);
+        assert_int_equal(b->n_masks, a->n_masks);
+        const size_t n = (size_t)a->n_masks * a->width * a->height;
+        float mx = tu_max_abs(a->logits, n), d = 0;
+        for (size_t k = 0; k < n; k++) {
+            float e = fabsf(a->logits[k] - b->logits[k]);
+            if (!(e <= d)) d = e;
+        }
+        if (d / mx > worst) worst = d / mx;
+        assert_true(d <= 1e-4f * mx);
+        for (int j = 0; j < a->n_masks; j++) assert_true(fabsf(a->scores[j] - b->scores[j]) < 1e-4f);
+        assert_true(fabsf(a->object_score - b->object_score) < 1e-4f);
+        for (size_t k = 0; k < (size_t)a->n_masks * 256 * 256; k++)
+            assert_true(fabsf(a->low_res[k] - b->low_res[k]) <= 1e-4f * 32);
+    }
+    fprintf(stderr, "  sam2-t-r oc_segment_batch: %d sets (point counts 1/2/3, boxes, mask "
+            "prompts) vs one at a time: worst %.2e of max |logit|\n", NSET, worst);
+
+    /* masks without logits: identical bitmap, area and box (the fast path is exact) */
+    for (int i = 0; i < NSET; i++) ps[i].return_logits = 0;
+    oc_segmentation fast[NSET];
+    assert_int_equal(oc_segment_batch(s, ps, NSET, fast), OC_OK);
+    for (int i = 0; i < NSET; i++) {
+        const oc_segmentation *a = &batch[i], *f = &fast[i];
+        assert_null(f->logits);
+        const size_t plane = (size_t)a->width * a->height;
+        for (int j = 0; j < a->n_masks; j++) {
+            int64_t area = 0;
+            for (size_t k = 0; k < plane; k++) {
+                uint8_t want = a->logits[j * plane + k] > 0;
+                assert_int_equal(f->masks[j * plane + k], want);
+                area += want;
+            }
+            assert_int_equal(f->areas[j], area);
+            assert_int_equal(f->areas[j], a->areas[j]);
+            assert_memory_equal(f->boxes[j], a->boxes[j], sizeof f->boxes[j]);
+        }
+        oc_segmentation_free(&fast[i]);
+        oc_segmentation_free(&batch[i]);
+        oc_segmentation_free(&one_at_a_time[i]);
+    }
+
+    /* a bad set is named by its index and nothing is returned */
+    float nanpt[2] = {NAN, 5};
+    ps[4].points = nanpt;
+    assert_int_equal(oc_segment_batch(s, ps, NSET, batch), OC_ERR_INVALID_ARG);
+    assert_non_null(strstr(oc_last_error(), "prompt set 4"));
+    for (int i = 0; i < NSET; i++) assert_null(batch[i].masks);
+    ps[4].points = pts[4];
+    ps[7].box[2] = 10;
+    assert_int_equal(oc_segment_batch(s, ps, NSET, batch), OC_ERR_INVALID_ARG);
+    assert_non_null(strstr(oc_last_error(), "prompt set 7"));
+    assert_int_equal(oc_segment_batch(s, ps, 0, batch), OC_ERR_INVALID_ARG);
+
+    /* other image sizes (smaller than the low-res masks, odd, wide): fast masks == logits > 0 */
+    const int sizes[3][2] = {{97, 61}, {517, 301}, {1600, 400}};
+    for (int z = 0; z < 3; z++) {
+        oc_image im2 = {0};
+        assert_int_equal(oc_image_alloc(&im2, sizes[z][0], sizes[z][1], 3), OC_OK);
+        for (size_t k = 0; k < (size_t)im2.width * im2.height * 3; k++)
+            im2.data[k] = img.data[(k * 7919) % ((size_t)img.width * img.height * 3)];
+        assert_int_equal(oc_segment_set_image(s, &im2), OC_OK);
+        float c[2] = {im2.width * 0.4f, im2.height * 0.6f};
+        oc_segment_prompt q[2] = {{.points = c, .labels = one, .n_points = 1, .multimask = 1,
+                                   .return_logits = 1},
+                                  {.points = c, .labels = one, .n_points = 1, .multimask = 1}};
+        oc_segmentation rr[2];
+        assert_int_equal(oc_segment_batch(s, q, 2, rr), OC_OK);
+        const size_t plane = (size_t)im2.width * im2.height;
+        for (size_t k = 0; k < 3 * plane; k++)
+            assert_int_equal(rr[1].masks[k], rr[0].logits[k] > 0);
+        for (int j = 0; j < 3; j++) {
+            assert_int_equal(rr[1].areas[j], rr[0].areas[j]);
+            assert_memory_equal(rr[1].boxes[j], rr[0].boxes[j], sizeof rr[0].boxes[j]);
+        }
+        oc_segmentation_free(&rr[0]);
+        oc_segmentation_free(&rr[1]);
+        oc_image_free(&im2);
+    }
+    oc_image_free(&img);
+    oc_session_free(s);
     oc_model_free(m);
 }
 
@@ -336,7 +480,28 @@ static void test_cli(void **state)
     oc_image_free(&ovi);
     oc_image_free(&mimg);
     oc_image_free(&img);
+    /* several prompt sets: two boxes (two objects) and a click in a --set of its own */
+    snprintf(cmd, sizeof cmd, "%s segment --model %s --image %s --box 40,30,230,200 --box "
+             "10,10,120,90 --set --point 260,190 --json %s --mask-out %s >/dev/null", cli, model,
+             png, json, mk);
+    assert_int_equal(system(cmd), 0);
+    js = slurp(json);
+    assert_non_null(js);
+    root = cJSON_Parse(js);
+    assert_non_null(root);
+    masks = cJSON_GetObjectItem(root, "masks");
+    assert_int_equal(cJSON_GetArraySize(masks), 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "prompts")), 3);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(masks, k), "prompt")->valueint, k);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(root, "prompts"), 2), "box")));
+    cJSON_Delete(root);
+    free(js);
     /* usage errors */
+    snprintf(cmd, sizeof cmd, "%s segment --model %s --image %s --point 1,2 --set 2>/dev/null",
+             cli, model, png);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
     snprintf(cmd, sizeof cmd, "%s segment --model %s --image %s 2>/dev/null", cli, model, png);
     int rc = system(cmd);
     assert_int_equal(WEXITSTATUS(rc), 2);
@@ -358,6 +523,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_prompts),
+        cmocka_unit_test(test_batch),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_16bit_weights),
     };
