@@ -12,6 +12,7 @@
  *   RB_BUILD  add the graph nodes, taking the packed weights from the tables in order.
  * Channel counts come from the hyper-parameters (rtdetr_config.c), never from the file. */
 #include "rtdetr.h"
+#include "models/conv_table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,18 +29,11 @@ typedef enum { RB_LOAD = 0, RB_CHECK, RB_GEN, RB_BUILD } rb_mode;
 
 typedef struct {
     char *name;
-    oc_conv2d_desc d;
-    oc_conv2d_weights *w;
-} rb_conv;
-
-typedef struct {
-    char *name;
     float *data;
 } rb_raw;
 
 typedef struct {
-    rb_conv *convs;
-    int nconv, capconv;
+    oc_conv_table convs;
     rb_raw *raws;
     int nraw, capraw;
 } rb_weights;
@@ -77,15 +71,11 @@ static oc_status fail(rb *b, oc_status st)
 
 static void weights_free(rb_weights *W)
 {
-    for (int i = 0; i < W->nconv; i++) {
-        oc_free(W->convs[i].name);
-        oc_conv2d_weights_free(W->convs[i].w);
-    }
+    oc_conv_table_free(&W->convs);
     for (int i = 0; i < W->nraw; i++) {
         oc_free(W->raws[i].name);
         oc_free(W->raws[i].data);
     }
-    oc_free(W->convs);
     oc_free(W->raws);
     memset(W, 0, sizeof *W);
 }
@@ -302,41 +292,16 @@ static oc_status convnorm_weights(rb *b, const char *wname, const char *nprefix,
 static oc_status push_conv(rb *b, const char *name, const oc_conv2d_desc *d, const float *w,
                            const float *bias)
 {
-    rb_weights *W = b->W;
-    if (W->nconv == W->capconv) {
-        int cap = W->capconv ? W->capconv * 2 : 64;
-        rb_conv *n = oc_realloc(W->convs, (size_t)cap * sizeof *n);
-        if (!n) return fail(b, oc_error(OC_ERR_NOMEM, "%s: out of memory", b->path));
-        W->convs = n;
-        W->capconv = cap;
-    }
-    rb_conv *e = &W->convs[W->nconv];
-    memset(e, 0, sizeof *e);
-    e->name = oc_strdup(name);
-    if (!e->name) return fail(b, oc_error(OC_ERR_NOMEM, "%s: out of memory", b->path));
-    e->d = *d;
-    oc_status st = oc_conv2d_prepack(d, w, bias, b->isa, &e->w);
-    if (st) {
-        oc_free(e->name);
-        oc_error_prefix(st, "%s: prepacking '%s': ", b->path, name);
-        return fail(b, st);
-    }
-    W->nconv++;
-    return OC_OK;
+    oc_status st = oc_conv_table_push(&b->W->convs, b->path, name, d, w, bias, b->isa);
+    return st ? fail(b, st) : OC_OK;
 }
 
 static oc_tid build_conv(rb *b, oc_tid x, const char *name, oc_tid residual)
 {
-    if (b->next_conv >= b->W->nconv || strcmp(b->W->convs[b->next_conv].name, name)) {
-        fail(b, oc_error(OC_ERR_INTERNAL, "%s: conv table out of step at '%s'", b->path, name));
-        return OC_NONE;
-    }
-    const rb_conv *e = &b->W->convs[b->next_conv++];
-    oc_tid y = oc_g_conv2d(b->g, x, &e->d, e->w, residual);
-    if (y == OC_NONE) {
-        oc_error_prefix(OC_ERR_SHAPE, "conv '%s': ", name);
-        fail(b, oc_graph_status(b->g));
-    }
+    oc_status st = OC_OK;
+    oc_tid y = oc_conv_table_build(&b->W->convs, &b->next_conv, b->g, x, residual, b->path, name,
+                                   &st);
+    if (y == OC_NONE) fail(b, st);
     return y;
 }
 
@@ -889,9 +854,9 @@ oc_status rtdetr_build_graph(const struct oc_model *m, oc_graph *g, int n, int h
                               : OC_NONE;
     walk(&b, x, sizes);
     if (b.st) return b.st;
-    if (b.next_conv != md->W.nconv || b.next_raw != md->W.nraw)
+    if (b.next_conv != md->W.convs.n || b.next_raw != md->W.nraw)
         return oc_graph_fail(g, oc_error(OC_ERR_INTERNAL, "%s: build used %d of %d convs, %d of "
-                                         "%d tensors", path, b.next_conv, md->W.nconv,
+                                         "%d tensors", path, b.next_conv, md->W.convs.n,
                                          b.next_raw, md->W.nraw));
     return oc_graph_status(g);
 }

@@ -181,11 +181,7 @@ int yolo_scale_is_mlx(const yolo_hp *hp)
 void yolo_weights_free(yolo_weights *W)
 {
     if (!W) return;
-    for (int i = 0; i < W->nconv; i++) {
-        oc_free(W->convs[i].name);
-        oc_conv2d_weights_free(W->convs[i].w);
-    }
-    oc_free(W->convs);
+    oc_conv_table_free(&W->convs);
     for (int i = 0; i < W->nraw; i++) {
         oc_free(W->raws[i].name);
         oc_free(W->raws[i].data);
@@ -237,34 +233,6 @@ static oc_status gen_add(yb *b, const char *name, int ndim, const int64_t *shape
     uint64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (uint64_t)shape[i];
     b->gen_params += n;
-    return OC_OK;
-}
-
-/* ---- conv entries ---- */
-static oc_status push_conv(yb *b, const char *prefix, const oc_conv2d_desc *d, const float *w,
-                           const float *bias)
-{
-    yolo_weights *W = b->W;
-    if (W->nconv == W->capconv) {
-        int cap = W->capconv ? W->capconv * 2 : 64;
-        yb_conv_entry *n = oc_realloc(W->convs, (size_t)cap * sizeof *n);
-        if (!n) return fail(b, oc_error(OC_ERR_NOMEM, "%s: out of memory (conv table)", b->path));
-        W->convs = n;
-        W->capconv = cap;
-    }
-    yb_conv_entry *e = &W->convs[W->nconv];
-    memset(e, 0, sizeof *e);
-    e->name = oc_strdup(prefix);
-    if (!e->name) return fail(b, oc_error(OC_ERR_NOMEM, "%s: out of memory", b->path));
-    e->d = *d;
-    oc_status st = oc_conv2d_prepack(d, w, bias, b->isa, &e->w);
-    if (st) {
-        oc_free(e->name);
-        oc_error_prefix(st, "%s: prepacking '%s': ", b->path, prefix);
-        return fail(b, st);
-    }
-    W->packed_bytes += oc_conv2d_weights_bytes(e->w);
-    W->nconv++;
     return OC_OK;
 }
 
@@ -388,23 +356,17 @@ static oc_tid conv_common(yb *b, oc_tid x, const char *prefix, const oc_conv2d_d
         return OC_NONE;
     }
     if (b->mode == YB_BUILD) {
-        if (b->next_conv >= b->W->nconv || strcmp(b->W->convs[b->next_conv].name, prefix)) {
-            fail(b, oc_error(OC_ERR_INTERNAL, "%s: conv table out of step at '%s'", b->path,
-                             prefix));
-            return OC_NONE;
-        }
-        const yb_conv_entry *e = &b->W->convs[b->next_conv++];
-        oc_tid y = oc_g_conv2d(b->g, x, &e->d, e->w, residual);
-        if (y == OC_NONE) {
-            oc_status st = oc_graph_status(b->g);
-            oc_error_prefix(st ? st : OC_ERR_INTERNAL, "conv '%s': ", prefix);
-            fail(b, st ? st : OC_ERR_INTERNAL);
-        }
+        oc_status st = OC_OK;
+        oc_tid y = oc_conv_table_build(&b->W->convs, &b->next_conv, b->g, x, residual, b->path,
+                                       prefix, &st);
+        if (y == OC_NONE) fail(b, st);
         return y;
     }
     float *w = NULL, *bias = NULL;
-    if (conv_weights(b, prefix, d, conv_style, &w, &bias) == OC_OK && b->mode == YB_LOAD)
-        push_conv(b, prefix, d, w, bias);
+    if (conv_weights(b, prefix, d, conv_style, &w, &bias) == OC_OK && b->mode == YB_LOAD) {
+        oc_status st = oc_conv_table_push(&b->W->convs, b->path, prefix, d, w, bias, b->isa);
+        if (st) fail(b, st);
+    }
     oc_free(w);
     oc_free(bias);
     return ok(b) ? 0 : OC_NONE;
@@ -1017,9 +979,9 @@ oc_status yolo_build(const struct oc_model *m, oc_graph *g, const char *stage,
     oc_tid x = oc_g_input(g, "images", oc_shape4(n, 3, h, w));
     oc_tid y = md->walk(&b, x);
     if (b.st) return b.st;
-    if (b.next_conv != md->W.nconv || b.next_raw != md->W.nraw)
+    if (b.next_conv != md->W.convs.n || b.next_raw != md->W.nraw)
         return oc_graph_fail(g, oc_error(OC_ERR_INTERNAL, "%s: build used %d of %d convs",
-                                         path, b.next_conv, md->W.nconv));
+                                         path, b.next_conv, md->W.convs.n));
     oc_g_output(g, y, "output0");
     return oc_graph_status(g);
 }

@@ -6,7 +6,8 @@
  * runs in one of three modes:
  *   YB_LOAD   fetch each tensor from the model file by its state_dict name, check its shape,
  *             fold BatchNorm (eps 1e-3) and prepack the conv for the model's ISA; the packed
- *             convs (and a few raw float arrays) are appended to a yolo_weights table;
+ *             convs go to a shared oc_conv_table (src/models/conv_table.h), a few raw float
+ *             arrays to the yolo_weights table;
  *   YB_GEN    synthesise deterministic weights for each tensor and add them to a safetensors
  *             writer (this is how `ocellus gen` enumerates the tensors a scale needs, without a
  *             second copy of the architecture);
@@ -22,14 +23,9 @@
 #define OC_YOLO_COMMON_H
 
 #include "model.h"
+#include "models/conv_table.h"
 
 typedef enum { YB_LOAD = 0, YB_GEN, YB_BUILD } yb_mode;
-
-typedef struct {
-    char *name;               /* module prefix, e.g. "model.2.cv1" */
-    oc_conv2d_desc d;
-    oc_conv2d_weights *w;
-} yb_conv_entry;
 
 typedef struct {
     char *name;               /* full tensor name */
@@ -38,11 +34,9 @@ typedef struct {
 } yb_raw_entry;
 
 typedef struct {
-    yb_conv_entry *convs;
-    int nconv, capconv;
+    oc_conv_table convs;
     yb_raw_entry *raws;
     int nraw, capraw;
-    size_t packed_bytes;
 } yolo_weights;
 
 /* hyper-parameters of one model, as parse_model uses them */
