@@ -9,9 +9,11 @@
  * oc_convert_state_dict: a safetensors state_dict (safetensors.torch.save_file(
  *   model.state_dict())) plus arch/scale (taken from its __metadata__ "config"/"scale" when
  *   NULL) and num_classes (<= 0: from the metadata "nc" or the Detect head's shapes).
- * Both write ocellus.* metadata (docs/FORMAT.md) with oc_st_writer, then check the result by
- * loading it with oc_model_load; on any failure the output file is removed and the message
- * says what was wrong.
+ * Both only pick the family and dispatch to its oc_arch hook (.convert_onnx / .convert; YOLO's
+ * are in src/models/yolo/yolo_convert.c), which writes the tensors and ocellus.* metadata
+ * (docs/FORMAT.md) into an oc_st_writer. Whatever the family, the result is then checked by
+ * loading it with oc_model_load; on any failure no output file is left and the message says
+ * what was wrong.
  */
 #ifndef OC_CONVERT_H
 #define OC_CONVERT_H
@@ -41,6 +43,10 @@ oc_status oc_convert_checkpoint(const char *in_path, const char *out_path, const
  * scale letter from model.0's width when scale is not NULL), "rtdetr", "rfdetr", "sam2";
  * "" when the names match none. */
 void oc_convert_guess_family(const oc_st_file *f, char *arch, size_t cap, char *scale);
+
+/* "Ultralytics YOLO11n model trained on ..." or "yolov8n.yaml" -> arch "yolo11"/"yolov8"/
+ * "yolo12" (acap bytes) and the scale letter when it follows (scale: 2 bytes); "" when none */
+void oc_convert_arch_from_description(const char *d, char *arch, size_t acap, char *scale);
 
 /* ---- helpers (exposed for tests) ---- */
 /* Module path of an ONNX node name: "/model.23/cv3.0/cv3.0.2/Conv" -> "model.23.cv3.0.2",

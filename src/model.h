@@ -34,7 +34,13 @@ typedef struct {
 typedef struct {
     const char *scale;    /* NULL: from the source's metadata or its tensor shapes */
     int num_classes;      /* <= 0: from the source */
+    /* the arch asked for or named by the file (a hook shared by several archs, as YOLO's,
+     * needs it); NULL: the hook tells it from the source */
+    const char *arch;
+    const char *source;   /* the input file's path, for messages and ocellus.source */
 } oc_convert_options;
+
+struct oc_onnx_model;
 
 typedef struct oc_arch {
     const char *name;     /* value of ocellus.arch, e.g. "yolo11" */
@@ -57,6 +63,9 @@ typedef struct oc_arch {
     const char *const *scales;  /* NULL-terminated variant names gen accepts (for --help) */
     oc_status (*generate)(const oc_gen_options *o, oc_st_writer *out);
     oc_status (*convert)(const oc_st_file *src, const oc_convert_options *o, oc_st_writer *out);
+    /* optional: the same from an ONNX export (src/onnx.h) */
+    oc_status (*convert_onnx)(const struct oc_onnx_model *src, const oc_convert_options *o,
+                              oc_st_writer *out);
 } oc_arch;
 
 /* stage i's name ("main" for single-stage archs), NULL when out of range */

@@ -186,6 +186,10 @@ static void test_convert_positional_and_output_name(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "/nonexistent-dir/x.safetensors: cannot write"));
     assert_null(strstr(out, ".tmp"));
+    /* a scale the family does not have: its converter names the ones it has */
+    rc = run_cli(out, sizeof out, "convert %s --arch yolo11 --scale q -o %s.q", model, dst);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "unknown scale 'q' for arch 'yolo11' (expected one of n, s, m, l, x)"));
     /* two positional inputs: the second is not silently taken */
     rc = run_cli(out, sizeof out, "convert %s %s -o %s", model, model, dst);
     assert_int_equal(rc, 2);

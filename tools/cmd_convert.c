@@ -101,11 +101,8 @@ int cmd_convert(int argc, char **argv)
         convert_usage(stderr);
         return OC_EXIT_USAGE;
     }
-    const oc_arch *fam = arch ? oc_find_arch(arch) : NULL;
-    if (scale && !(fam && fam->convert) && (strlen(scale) != 1 || !strchr("nsmlx", scale[0]))) {
-        fprintf(stderr, "ocellus convert: --scale '%s' is not one of n, s, m, l, x\n", scale);
-        return OC_EXIT_USAGE;
-    }
+    /* --scale/--variant is checked by the family's converter: every family converts through
+     * its oc_arch.convert hook, and some accept aliases ("n" for RF-DETR's "nano") */
     int float_dtype = -1;
     if (dtype && strcmp(dtype, "keep")) {
         if (!strcmp(dtype, "f32")) float_dtype = OC_DT_F32;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "convert.h"
 #include "model.h"
 #include "models/rtdetr/rtdetr.h"
 #include "parity.h"
@@ -174,6 +175,18 @@ static void test_convert_roundtrip_and_variant(void **state)
     remove(out);
     assert_int_equal(rtdetr_convert_file(src, "r18vd", out), OC_OK);
     remove(out);
+    /* through the generic converter (the family told by the config in the metadata): the
+     * same file, loaded back before it takes its name; an unwritable output names the
+     * user's path, not a temporary one */
+    assert_int_equal(oc_convert_state_dict(src, out, NULL, NULL, 0), OC_OK);
+    m = NULL;
+    assert_int_equal(oc_model_load(out, &m), OC_OK);
+    assert_string_equal(oc_model_arch(m), "rtdetr");
+    oc_model_free(m);
+    remove(out);
+    assert_int_equal(oc_convert_state_dict(src, "/nonexistent-dir/x.safetensors", NULL, NULL, 0),
+                     OC_ERR_IO);
+    assert_non_null(strstr(oc_last_error(), "/nonexistent-dir/x.safetensors: cannot write"));
     /* a variant that does not match the file */
     assert_int_not_equal(rtdetr_convert_file(src, "r50vd", out), OC_OK);
     assert_non_null(strstr(oc_last_error(), "does not match"));

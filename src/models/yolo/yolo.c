@@ -1171,7 +1171,9 @@ static oc_status yolov8_gen(const oc_gen_options *o, oc_st_writer *w)
 
 const oc_arch oc_arch_yolo11 = {
     .name = "yolo11", .task = "detect_yolo", .load = yolo11_load, .build = yolo_build,
-    .free = yolo_free, .scales = yolo_scales, .generate = yolo11_gen};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolo11_gen,
+    .convert = yolo_convert, .convert_onnx = yolo_convert_onnx};
 const oc_arch oc_arch_yolov8 = {
     .name = "yolov8", .task = "detect_yolo", .load = yolov8_load, .build = yolo_build,
-    .free = yolo_free, .scales = yolo_scales, .generate = yolov8_gen};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolov8_gen,
+    .convert = yolo_convert, .convert_onnx = yolo_convert_onnx};

@@ -359,4 +359,5 @@ static oc_status yolo12_gen(const oc_gen_options *o, oc_st_writer *w)
 
 const oc_arch oc_arch_yolo12 = {
     .name = "yolo12", .task = "detect_yolo", .load = yolo12_load, .build = yolo_build,
-    .free = yolo_free, .scales = yolo_scales, .generate = yolo12_gen};
+    .free = yolo_free, .scales = yolo_scales, .generate = yolo12_gen,
+    .convert = yolo_convert, .convert_onnx = yolo_convert_onnx};

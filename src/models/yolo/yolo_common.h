@@ -153,6 +153,11 @@ oc_status yolo_generate_with(const yolo_hp *hp, yolo_walk_fn walk, int imgsz, ui
  * num_classes <= 0: 80 with the COCO names; imgsz <= 0: 640) and their scale list */
 oc_status yolo_generate_hook(const char *arch, const oc_gen_options *o, oc_st_writer *out);
 extern const char *const yolo_scales[];
+/* oc_arch.convert / .convert_onnx of the YOLO families (src/models/yolo/yolo_convert.c): an
+ * ultralytics state_dict or ONNX export; o->arch NULL: told from the export */
+oc_status yolo_convert(const oc_st_file *src, const oc_convert_options *o, oc_st_writer *out);
+oc_status yolo_convert_onnx(const struct oc_onnx_model *src, const oc_convert_options *o,
+                            oc_st_writer *out);
 
 /* Write a synthetic model file for arch ("yolo11", "yolov8") at scale (n s m l x) with
  * ocellus.* metadata. Deterministic for a seed; activations stay O(1) through the net. */
