@@ -90,22 +90,60 @@ static float clip(float v, float hi)
     return v < hi ? v : hi;
 }
 
+/* The mean/std of the model, parsed from its metadata on a session's first call and kept in
+ * the session's task slot (4 x int64), so later calls neither parse nor allocate. */
+typedef struct {
+    int32_t parsed, have;
+    float mean[3], std[3];
+} norm_cache;
+_Static_assert(sizeof(norm_cache) <= 4 * sizeof(int64_t), "norm_cache must fit the task slot");
+
+static oc_status session_norm(oc_session *s, const oc_model *m, norm_cache *c)
+{
+    int64_t *slot = oc_session_task_slot(s);
+    memcpy(c, slot, sizeof *c);
+    if (c->parsed) return OC_OK;
+    int have = 0;
+    oc_status st = oc_model_preprocess_norm(m, c->mean, c->std, &have);
+    if (st) return st;
+    c->have = have;
+    c->parsed = 1;
+    memcpy(slot, c, sizeof *c);
+    return OC_OK;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* the top-k's labels, boxes and scores for k candidates */
+static size_t topk_work_bytes(int64_t k)
+{
+    return align64((size_t)k * sizeof(int64_t)) + align64((size_t)k * 4 * sizeof(float)) +
+           align64((size_t)k * sizeof(float));
+}
+
 oc_status oc_detect_detr(oc_session *s, const oc_image *img, const oc_detect_options *o,
                          oc_detections *out)
 {
     const oc_model *m = oc_session_model(s);
     int in_h, in_w;
     oc_task_input_size(m, o, &in_h, &in_w);
-    float mean[3], std[3];
-    int norm;
-    oc_status st = oc_model_preprocess_norm(m, mean, std, &norm);
+    norm_cache norm;
+    oc_status st = session_norm(s, m, &norm);
     if (st) return st;
 
     double t0 = oc_now_ms();
     oc_tensor in;
     st = oc_task_image_input(s, NULL, "images", in_h, in_w, &in);
     if (st) return st;
-    st = oc_resize_chw(img, in_w, in_h, norm ? mean : NULL, norm ? std : NULL, in.data);
+    /* one session-owned work buffer (it only grows): the resize's taps and rows, then after
+     * the run the top-k's arrays; a same-shape call allocates only its result */
+    size_t rw = oc_resize_work_bytes(img->width, img->height, in_w, in_h);
+    if (!rw) return oc_error(OC_ERR_INVALID_ARG, "oc_detect: image %d x %d cannot be resized to "
+                             "%d x %d", img->width, img->height, in_w, in_h);
+    void *work = oc_session_task_work(s, rw);
+    if (!work) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for the resize");
+    st = oc_resize_chw_work(img, in_w, in_h, norm.have ? norm.mean : NULL,
+                            norm.have ? norm.std : NULL, in.data, work);
     if (st) return st;
     double t1 = oc_now_ms();
     st = oc_session_run(s, &in, 1);
@@ -126,23 +164,22 @@ oc_status oc_detect_detr(oc_session *s, const oc_image *img, const oc_detect_opt
     int Q = (int)lg.dims[1], C = (int)lg.dims[2];
     int64_t total = (int64_t)Q * C;
     int k = o->max_det < total ? o->max_det : (int)total;
-    oc_detection *items = oc_malloc(sizeof *items * (size_t)k);
-    int64_t *labels = oc_malloc(sizeof *labels * (size_t)k);
-    float *boxes = oc_malloc(sizeof *boxes * 4 * (size_t)k);
-    float *scores = oc_malloc(sizeof *scores * (size_t)k);
-    if (!items || !labels || !boxes || !scores) {
-        oc_free(items);
-        oc_free(labels);
-        oc_free(boxes);
-        oc_free(scores);
-        return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for %d detections", k);
-    }
+    if (k < 1) k = 1;
+    char *tk = oc_session_task_work(s, topk_work_bytes(k));
+    if (!tk) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for %d candidates", k);
+    int64_t *labels = (int64_t *)tk;
+    float *boxes = (float *)(tk + align64((size_t)k * sizeof(int64_t)));
+    float *scores = (float *)(tk + align64((size_t)k * sizeof(int64_t)) +
+                              align64((size_t)k * 4 * sizeof(float)));
     oc_detr_topk(lg.data, bx.data, Q, C, k, (float)img->width, (float)img->height, labels, boxes,
                  scores);
+    /* scores are in descending order: the kept ones are a prefix */
     int n = 0;
-    for (int j = 0; j < k; j++) {
-        if (!(scores[j] > o->conf_threshold)) continue;
-        oc_detection *d = &items[n++];
+    while (n < k && scores[n] > o->conf_threshold) n++;
+    oc_detection *items = oc_malloc(sizeof *items * (size_t)(n ? n : 1));
+    if (!items) return oc_error(OC_ERR_NOMEM, "oc_detect: out of memory for %d detections", n);
+    for (int j = 0; j < n; j++) {
+        oc_detection *d = &items[j];
         d->x1 = clip(boxes[4 * j + 0], (float)img->width);
         d->y1 = clip(boxes[4 * j + 1], (float)img->height);
         d->x2 = clip(boxes[4 * j + 2], (float)img->width);
@@ -152,9 +189,6 @@ oc_status oc_detect_detr(oc_session *s, const oc_image *img, const oc_detect_opt
         const char *nm = oc_model_class_name(m, d->class_id);
         d->class_name = nm && *nm ? nm : NULL; /* ids without a name (COCO-91 gaps) */
     }
-    oc_free(labels);
-    oc_free(boxes);
-    oc_free(scores);
     out->items = items;
     out->count = n;
     double t3 = oc_now_ms();

@@ -3,37 +3,44 @@
 #include "tasks/tasks.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
 /* Per output index: the first input tap and its normalised weights (triangle filter of
- * half-width `support`, PyTorch's _upsample_bilinear2d_aa / PIL's convention). */
+ * half-width `support`, PyTorch's _upsample_bilinear2d_aa / PIL's convention). The arrays
+ * live in the caller's work buffer. */
 typedef struct {
     int *first, *count;
     float *w;    /* out x max_taps */
     int max_taps;
 } taps;
 
-static void taps_free(taps *t)
-{
-    oc_free(t->first);
-    oc_free(t->count);
-    oc_free(t->w);
-}
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-static oc_status taps_make(int in, int out, taps *t)
+static int taps_max(int in, int out)
 {
     double scale = (double)in / out;
     double support = scale > 1.0 ? scale : 1.0; /* triangle filter support 1, widened */
+    return (int)ceil(support) * 2 + 1;
+}
+
+static size_t taps_bytes(int in, int out)
+{
+    return 2 * align64(sizeof(int) * (size_t)out) +
+           align64(sizeof(float) * (size_t)out * (size_t)taps_max(in, out));
+}
+
+/* lay t out at work, fill it; returns the bytes used */
+static size_t taps_make(int in, int out, taps *t, char *work)
+{
+    double scale = (double)in / out;
+    double support = scale > 1.0 ? scale : 1.0;
     double inv = scale > 1.0 ? 1.0 / scale : 1.0;
-    t->max_taps = (int)ceil(support) * 2 + 1;
-    t->first = oc_malloc(sizeof(int) * (size_t)out);
-    t->count = oc_malloc(sizeof(int) * (size_t)out);
-    t->w = oc_malloc(sizeof(float) * (size_t)out * (size_t)t->max_taps);
-    if (!t->first || !t->count || !t->w) {
-        taps_free(t);
-        return oc_error(OC_ERR_NOMEM, "resize: out of memory");
-    }
+    t->max_taps = taps_max(in, out);
+    t->first = (int *)work;
+    t->count = (int *)(work + align64(sizeof(int) * (size_t)out));
+    t->w = (float *)(work + 2 * align64(sizeof(int) * (size_t)out));
     for (int i = 0; i < out; i++) {
         double center = scale * (i + 0.5);
         int lo = (int)(center - support + 0.5);
@@ -58,27 +65,37 @@ static oc_status taps_make(int in, int out, taps *t)
         t->first[i] = lo;
         t->count[i] = n;
     }
-    return OC_OK;
+    return taps_bytes(in, out);
 }
 
-oc_status oc_resize_chw(const oc_image *src, int out_w, int out_h, const float *mean,
-                        const float *std, float *chw)
+/* the sizes oc_resize_chw accepts: an image side is at most INT_MAX / 4 (image.c), an output
+ * side at most 65536, so no work size below overflows 64 bits */
+static int resize_args_ok(int in_w, int in_h, int out_w, int out_h)
 {
-    if (!src || !src->data || !chw || src->width < 1 || src->height < 1 || out_w < 1 ||
-        out_h < 1 || (src->channels != 1 && src->channels != 3))
+    return in_w >= 1 && in_h >= 1 && out_w >= 1 && out_h >= 1 && in_w <= INT_MAX / 4 &&
+           in_h <= INT_MAX / 4 && out_w <= 65536 && out_h <= 65536;
+}
+
+size_t oc_resize_work_bytes(int in_w, int in_h, int out_w, int out_h)
+{
+    if (!resize_args_ok(in_w, in_h, out_w, out_h)) return 0;
+    /* horizontal pass: rows [in_h][out_w][3] */
+    return taps_bytes(in_w, out_w) + taps_bytes(in_h, out_h) +
+           align64(sizeof(float) * (size_t)in_h * (size_t)out_w * 3);
+}
+
+oc_status oc_resize_chw_work(const oc_image *src, int out_w, int out_h, const float *mean,
+                             const float *std, float *chw, void *work)
+{
+    if (!src || !src->data || !chw || !work || (src->channels != 1 && src->channels != 3) ||
+        !resize_args_ok(src->width, src->height, out_w, out_h))
         return oc_error(OC_ERR_INVALID_ARG, "resize: bad arguments");
     const int iw = src->width, ih = src->height, ch = src->channels;
-    taps tx = {0}, ty = {0};
-    oc_status st = taps_make(iw, out_w, &tx);
-    if (st == OC_OK) st = taps_make(ih, out_h, &ty);
-    /* horizontal pass: rows [ih][out_w][3] in [0, 1] */
-    float *rows = st == OC_OK ? oc_malloc(sizeof(float) * (size_t)ih * out_w * 3) : NULL;
-    if (st == OC_OK && !rows) st = oc_error(OC_ERR_NOMEM, "resize: out of memory");
-    if (st != OC_OK) {
-        taps_free(&tx);
-        taps_free(&ty);
-        return st;
-    }
+    taps tx, ty;
+    char *p = work;
+    p += taps_make(iw, out_w, &tx, p);
+    p += taps_make(ih, out_h, &ty, p);
+    float *rows = (float *)p;
     for (int y = 0; y < ih; y++) {
         const uint8_t *s = src->data + (size_t)y * iw * ch;
         float *r = rows + (size_t)y * out_w * 3;
@@ -86,8 +103,8 @@ oc_status oc_resize_chw(const oc_image *src, int out_w, int out_h, const float *
             const float *w = tx.w + (size_t)x * tx.max_taps;
             float acc[3] = {0, 0, 0};
             for (int j = 0; j < tx.count[x]; j++) {
-                const uint8_t *p = s + (size_t)(tx.first[x] + j) * ch;
-                for (int c = 0; c < 3; c++) acc[c] += w[j] * p[ch == 3 ? c : 0];
+                const uint8_t *q = s + (size_t)(tx.first[x] + j) * ch;
+                for (int c = 0; c < 3; c++) acc[c] += w[j] * q[ch == 3 ? c : 0];
             }
             for (int c = 0; c < 3; c++) r[x * 3 + c] = acc[c] * (1.0f / 255.0f);
         }
@@ -103,17 +120,27 @@ oc_status oc_resize_chw(const oc_image *src, int out_w, int out_h, const float *
         for (int x = 0; x < out_w; x++) {
             float acc[3] = {0, 0, 0};
             for (int j = 0; j < ty.count[y]; j++) {
-                const float *p = rows + ((size_t)(ty.first[y] + j) * out_w + x) * 3;
-                for (int c = 0; c < 3; c++) acc[c] += w[j] * p[c];
+                const float *q = rows + ((size_t)(ty.first[y] + j) * out_w + x) * 3;
+                for (int c = 0; c < 3; c++) acc[c] += w[j] * q[c];
             }
             for (int c = 0; c < 3; c++)
                 chw[c * plane + (size_t)y * out_w + x] = (acc[c] - m[c]) * inv_s[c];
         }
     }
-    oc_free(rows);
-    taps_free(&tx);
-    taps_free(&ty);
     return OC_OK;
+}
+
+oc_status oc_resize_chw(const oc_image *src, int out_w, int out_h, const float *mean,
+                        const float *std, float *chw)
+{
+    if (!src) return oc_error(OC_ERR_INVALID_ARG, "resize: bad arguments");
+    size_t bytes = oc_resize_work_bytes(src->width, src->height, out_w, out_h);
+    if (!bytes) return oc_error(OC_ERR_INVALID_ARG, "resize: bad arguments");
+    void *work = oc_malloc(bytes);
+    if (!work) return oc_error(OC_ERR_NOMEM, "resize: out of memory");
+    oc_status st = oc_resize_chw_work(src, out_w, out_h, mean, std, chw, work);
+    oc_free(work);
+    return st;
 }
 
 static oc_status parse3(const oc_model *m, const char *key, const char *js, float out[3],

@@ -36,6 +36,11 @@ int oc_model_has_task(const oc_model *m, const char *task);
  * factor, half-pixel centres; plain bilinear when enlarging). */
 oc_status oc_resize_chw(const oc_image *src, int out_w, int out_h, const float *mean,
                         const float *std, float *chw);
+/* The same without allocating: work holds oc_resize_work_bytes(src->width, src->height, out_w,
+ * out_h) bytes (64-byte aligned, e.g. oc_session_task_work); 0 when the sizes are refused. */
+size_t oc_resize_work_bytes(int in_w, int in_h, int out_w, int out_h);
+oc_status oc_resize_chw_work(const oc_image *src, int out_w, int out_h, const float *mean,
+                             const float *std, float *chw, void *work);
 
 /* mean/std from the metadata keys ocellus.preprocess.mean / ocellus.preprocess.std (JSON
  * arrays of 3 numbers, std > 0). *have = 0 when both are absent (mean/std untouched). */

@@ -232,6 +232,144 @@ static void test_detect_detr_toy(void **state)
     unlink(path);
 }
 
+/* a second same-shape oc_detect allocates only its result (the resize and the top-k run in
+ * the session's work buffer, the mean/std are parsed once per session) and finds the same */
+static void test_detect_same_shape_allocates_only_result(void **state)
+{
+    (void)state;
+    const char *path = write_model("toydetr", 1);
+    oc_model *m;
+    assert_int_equal(oc_model_load(path, &m), OC_OK);
+    oc_session *s;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    oc_image img = uniform_image(100, 50, 200, 100, 50);
+    oc_detect_options o;
+    oc_detect_options_default(&o);
+    o.conf_threshold = 0.1f;
+    oc_detections d1, d2, d3;
+    assert_int_equal(oc_detect(s, &img, &o, &d1), OC_OK);
+    assert_true(d1.count >= 6);
+    oc_alloc_stats a0, a1;
+    oc_get_alloc_stats(&a0);
+    assert_int_equal(oc_detect(s, &img, &o, &d2), OC_OK);
+    oc_get_alloc_stats(&a1);
+    assert_int_equal(a1.allocs - a0.allocs, 1); /* d2.items */
+    assert_int_equal(a1.frees - a0.frees, 0);
+    assert_int_equal(d1.count, d2.count);
+    for (int i = 0; i < d1.count; i++) {
+        assert_true(d1.items[i].score == d2.items[i].score);
+        assert_int_equal(d1.items[i].class_id, d2.items[i].class_id);
+        assert_true(d1.items[i].x1 == d2.items[i].x1 && d1.items[i].y2 == d2.items[i].y2);
+    }
+    /* a smaller image and fewer detections reuse the buffer as well; nothing kept: still one
+     * result allocation */
+    oc_image small = uniform_image(20, 10, 200, 100, 50);
+    o.conf_threshold = 1.0f;
+    oc_get_alloc_stats(&a0);
+    assert_int_equal(oc_detect(s, &small, &o, &d3), OC_OK);
+    oc_get_alloc_stats(&a1);
+    assert_int_equal(d3.count, 0);
+    assert_int_equal(a1.allocs - a0.allocs, 1);
+    oc_detections_free(&d1);
+    oc_detections_free(&d2);
+    oc_detections_free(&d3);
+    oc_image_free(&small);
+    oc_image_free(&img);
+    oc_session_free(s);
+    oc_model_free(m);
+    unlink(path);
+}
+
+/* The same on the real families, from their generators: RT-DETR r18vd at 160 and RF-DETR
+ * nano at 64 (small inputs keep it fast; the weights are the variant's). */
+static void detect_twice_counting(const char *arch, const char *scale, int imgsz)
+{
+    const oc_arch *a = oc_find_arch(arch);
+    assert_non_null(a);
+    assert_non_null(a->generate);
+    oc_gen_options go = {.scale = scale, .imgsz = imgsz, .seed = 3};
+    oc_st_writer *w = oc_st_writer_new();
+    assert_non_null(w);
+    oc_status st = a->generate(&go, w);
+    if (st) fprintf(stderr, "%s %s: %s\n", arch, scale, oc_last_error());
+    assert_int_equal(st, OC_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_tmp_path(".safetensors"));
+    assert_int_equal(oc_st_writer_save(w, path), OC_OK);
+    oc_st_writer_free(w);
+    oc_model *m;
+    assert_int_equal(oc_model_load(path, &m), OC_OK);
+    oc_session *s;
+    assert_int_equal(oc_session_create(m, &s), OC_OK);
+    oc_image img;
+    assert_int_equal(oc_image_alloc(&img, 97, 61, 3), OC_OK);
+    for (int i = 0; i < 97 * 61 * 3; i++) img.data[i] = (uint8_t)((i * 13) ^ (i / 97));
+    oc_detect_options o;
+    oc_detect_options_default(&o);
+    o.conf_threshold = 0.0f; /* synthetic weights: keep whatever comes out */
+    o.max_det = 50;
+    oc_detections d1, d2;
+    assert_int_equal(oc_detect(s, &img, &o, &d1), OC_OK);
+    assert_int_equal(d1.count, 50);
+    oc_alloc_stats a0, a1;
+    oc_get_alloc_stats(&a0);
+    assert_int_equal(oc_detect(s, &img, &o, &d2), OC_OK);
+    oc_get_alloc_stats(&a1);
+    if (a1.allocs - a0.allocs != 1)
+        fprintf(stderr, "%s: %llu allocations in a same-shape oc_detect\n", arch,
+                (unsigned long long)(a1.allocs - a0.allocs));
+    assert_int_equal(a1.allocs - a0.allocs, 1); /* d2.items */
+    assert_int_equal(a1.frees - a0.frees, 0);
+    assert_int_equal(d1.count, d2.count);
+    for (int i = 0; i < d1.count; i++) {
+        assert_true(d1.items[i].score == d2.items[i].score);
+        assert_int_equal(d1.items[i].class_id, d2.items[i].class_id);
+        assert_true(d1.items[i].x1 == d2.items[i].x1 && d1.items[i].y2 == d2.items[i].y2);
+    }
+    oc_detections_free(&d1);
+    oc_detections_free(&d2);
+    oc_image_free(&img);
+    oc_session_free(s);
+    oc_model_free(m);
+    unlink(path);
+}
+
+static void test_detect_families_allocate_only_result(void **state)
+{
+    (void)state;
+    detect_twice_counting("rtdetr", "r18vd", 160);
+    detect_twice_counting("rfdetr", "nano", 64);
+}
+
+/* the allocation-free resize is the allocating one, and refuses what it cannot do */
+static void test_resize_work(void **state)
+{
+    (void)state;
+    oc_image img = uniform_image(37, 23, 0, 0, 0);
+    for (int i = 0; i < 37 * 23 * 3; i++) img.data[i] = (uint8_t)(i * 7 + i / 5);
+    const float mean[3] = {0.5f, 0.4f, 0.3f}, std[3] = {0.2f, 0.3f, 0.4f};
+    const int sizes[3][2] = {{16, 12}, {64, 48}, {37, 23}};
+    for (int k = 0; k < 3; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        float *a = malloc(sizeof(float) * 3 * (size_t)w * h), *b = malloc(sizeof(float) * 3 * (size_t)w * h);
+        size_t bytes = oc_resize_work_bytes(37, 23, w, h);
+        assert_true(bytes > 0);
+        void *work = malloc(bytes);
+        assert_int_equal(oc_resize_chw(&img, w, h, mean, std, a), OC_OK);
+        memset(work, 0xff, bytes); /* garbage in the buffer must not matter */
+        assert_int_equal(oc_resize_chw_work(&img, w, h, mean, std, b, work), OC_OK);
+        assert_memory_equal(a, b, sizeof(float) * 3 * (size_t)w * h);
+        free(a);
+        free(b);
+        free(work);
+    }
+    assert_int_equal(oc_resize_work_bytes(0, 23, 16, 16), 0);
+    assert_int_equal(oc_resize_work_bytes(37, 23, 16, 70000), 0);
+    float out[3];
+    assert_int_equal(oc_resize_chw_work(&img, 1, 1, NULL, NULL, out, NULL), OC_ERR_INVALID_ARG);
+    oc_image_free(&img);
+}
+
 static void test_detect_dispatch_errors(void **state)
 {
     (void)state;
@@ -300,6 +438,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk_order_ties_nan),
         cmocka_unit_test(test_detect_detr_toy),
+        cmocka_unit_test(test_detect_same_shape_allocates_only_result),
+        cmocka_unit_test(test_resize_work),
+        cmocka_unit_test(test_detect_families_allocate_only_result),
         cmocka_unit_test(test_detect_dispatch_errors),
         cmocka_unit_test(test_resize_antialias),
     };
