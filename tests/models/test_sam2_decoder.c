@@ -39,7 +39,7 @@ static oc_status dec_build_run(const oc_model *m, oc_st_file *io, const char *pf
 {
     memset(r, 0, sizeof *r);
     r->g = oc_graph_new();
-    oc_status st = sam2_build_decoder(m, r->g, 1, P, mask != NULL, OC_DTYPE_F32);
+    oc_status st = sam2_build_decoder(m, r->g, 1, P, mask != NULL, 0, OC_DTYPE_F32);
     if (st != OC_OK) return st;
     st = oc_graph_plan(r->g, 1, isa, threads);
     if (st != OC_OK) return st;

@@ -611,7 +611,6 @@ static void sam2_free(oc_model *m)
     }
     oc_free(sm->dense_pe);
     oc_free(sm->dense_pe_hwc);
-    oc_free(sm->zeros);
     pthread_mutex_destroy(&sm->pos_lock);
     oc_free(sm);
     m->arch_data = NULL;
@@ -810,8 +809,7 @@ static oc_status make_dense_pe(sam2_model *sm)
     const int D = sm->hp.d_model, h = sm->emb_h, w = sm->emb_w, half = D / 2;
     sm->dense_pe = oc_malloc((size_t)D * h * w * sizeof(float));
     sm->dense_pe_hwc = oc_malloc((size_t)D * h * w * sizeof(float));
-    sm->zeros = oc_calloc(SAM2_MAX_PROMPT_SETS, sizeof(float));
-    if (!sm->dense_pe || !sm->dense_pe_hwc || !sm->zeros)
+    if (!sm->dense_pe || !sm->dense_pe_hwc)
         return oc_error(OC_ERR_NOMEM, "sam2: out of memory for the dense PE");
     const float *G = sm->w.pe_gauss;
     for (int i = 0; i < h; i++)
@@ -933,7 +931,19 @@ static oc_status build_decode(const oc_model *m, oc_graph *g, const oc_io_desc *
                mk->dtype != OC_DTYPE_F32))
         return oc_graph_fail(g, oc_error(OC_ERR_SHAPE, "sam2 decode: mask_input must be float32 "
                                          "[B, 1, %d, %d]", 4 * sm->emb_h, 4 * sm->emb_w));
-    return sam2_build_decoder(m, g, (int)pc->dims[0], (int)pc->dims[1], mk != NULL, pl->dtype);
+    /* the encode stage's prompt-independent image tokens, when it made them for this grid */
+    int have_tokens = sm->hp.tr_depth >= 1;
+    static const char *const tok_names[4] = {"image_tokens", "image_tokens_t2i_k",
+                                             "image_tokens_t2i_v", "image_tokens_i2t_q"};
+    for (int k = 0; k < 4 && have_tokens; k++) {
+        const oc_io_desc *t = oc_io_find(in, n_in, tok_names[k]);
+        const int64_t width = k ? sm->w.layer[0].cross_t2i.internal : D;
+        have_tokens = t && t->ndim == 3 && t->dims[0] == 1 &&
+                      t->dims[1] == (int64_t)sm->emb_h * sm->emb_w && t->dims[2] == width &&
+                      t->dtype == OC_DTYPE_F32;
+    }
+    return sam2_build_decoder(m, g, (int)pc->dims[0], (int)pc->dims[1], mk != NULL, have_tokens,
+                              pl->dtype);
 }
 
 static oc_status sam2_build(const oc_model *m, oc_graph *g, const char *stage,

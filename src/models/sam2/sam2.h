@@ -134,7 +134,6 @@ typedef struct {
     int emb_h, emb_w;     /* image embedding grid (image_size / 16) */
     oc_conv2d_desc md_desc[3];       /* mask_downscaling.0 / .3 / .6 */
     oc_conv2d_weights *md_conv[3];
-    float *zeros;         /* SAM2_MAX_PROMPT_SETS zeros (broadcast helper) */
 } sam2_model;
 
 /* ---- configuration (sam2.c) ---- */
@@ -158,9 +157,20 @@ oc_status sam2_generate(const char *variant, uint64_t seed, oc_st_writer *out);
 /* ---- graphs ---- */
 oc_status sam2_build_encoder(const struct oc_model *m, oc_graph *g, int n, int h, int w);
 /* Decoder graph for B prompt sets of P points each (the padding point is added inside);
- * with_mask: a mask_input [B][1][4*emb_h][4*emb_w] input is declared. */
+ * with_mask: a mask_input [B][1][4*emb_h][4*emb_w] input is declared. image_tokens: read the
+ * encode stage's image_tokens* exports (below) instead of recomputing them from image_embed
+ * (only without a mask prompt, whose dense embedding changes the image tokens). */
 oc_status sam2_build_decoder(const struct oc_model *m, oc_graph *g, int B, int P, int with_mask,
-                             oc_dtype labels_dtype);
+                             int image_tokens, oc_dtype labels_dtype);
+/* The decoder's prompt-independent start, added to the encode graph (emb: the NHWC image
+ * embedding [n][emb_h][emb_w][D]) and exported per image: without a mask prompt the image
+ * tokens entering the two-way transformer are image_embed + no_mask_embed, so layer 0's
+ * token->image keys and values and its image->token queries are the same for every prompt:
+ *   image_tokens        [n][hw][D]  image_embed + no_mask_embed (tokens)
+ *   image_tokens_t2i_k  [n][hw][I]  layer 0 cross_attn_token_to_image k_proj(tokens + pe)
+ *   image_tokens_t2i_v  [n][hw][I]  its v_proj(tokens)
+ *   image_tokens_i2t_q  [n][hw][I]  layer 0 cross_attn_image_to_token q_proj(tokens + pe) */
+void sam2_export_image_tokens(const struct oc_model *m, oc_graph *g, oc_tid emb, int n);
 /* The NHWC position embedding for a trunk grid (cached in the model). NULL + message on
  * failure. */
 const float *sam2_pos_embed(const struct oc_model *m, int gh, int gw);

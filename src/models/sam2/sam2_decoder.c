@@ -173,15 +173,15 @@ static void exec_select(const oc_ctx *ctx, const void *params, const float *cons
 
 /* ---------------------------------------------------------------- attention ------------- */
 
-/* SAM's Attention: project q/k/v to the internal width, heads, softmax(q k^T/sqrt(d)) v,
- * out_proj. q_in [B][Lq][D], k_in/v_in [B][Lk][D]. */
-static oc_tid sam_attention(oc_graph *g, const sam2_attn_w *A, int heads, oc_tid q_in,
-                            oc_tid k_in, oc_tid v_in, int B, int Lq, int Lk)
+/* SAM's Attention after the projections: heads, softmax(q k^T/sqrt(d)) v, out_proj.
+ * q [Bq][Lq][I], k/v [Bk][Lk][I]; a batch of 1 (Bq or Bk) is shared by the B prompt sets
+ * (batch stride 0), so the image-only projections are made once. */
+static oc_tid sam_attention_proj(oc_graph *g, const sam2_attn_w *A, int heads, oc_tid q,
+                                 oc_tid k, oc_tid v, int B, int Lq, int Lk)
 {
     const int I = A->internal, hd = I / heads;
-    oc_tid q = lin(g, q_in, &A->q, OC_ACT_NONE);
-    oc_tid k = lin(g, k_in, &A->k, OC_ACT_NONE);
-    oc_tid v = lin(g, v_in, &A->v, OC_ACT_NONE);
+    const int q_shared = oc_g_shape(g, q).d[0] == 1, k_shared = oc_g_shape(g, k).d[0] == 1;
+    const int v_shared = oc_g_shape(g, v).d[0] == 1;
     oc_attn_desc d;
     memset(&d, 0, sizeof d);
     d.batch = B;
@@ -190,13 +190,25 @@ static oc_tid sam_attention(oc_graph *g, const sam2_attn_w *A, int heads, oc_tid
     d.lk = Lk;
     d.d = d.dv = hd;
     d.scale = 1.0f / sqrtf((float)hd);
-    d.q_sb = d.o_sb = (int64_t)Lq * I;
-    d.k_sb = d.v_sb = (int64_t)Lk * I;
+    d.q_sb = q_shared ? 0 : (int64_t)Lq * I;
+    d.o_sb = (int64_t)Lq * I;
+    d.k_sb = k_shared ? 0 : (int64_t)Lk * I;
+    d.v_sb = v_shared ? 0 : (int64_t)Lk * I;
     d.q_st = d.k_st = d.v_st = d.o_st = I;
     d.q_sh = d.k_sh = d.v_sh = d.o_sh = hd;
     d.q_sd = d.k_sd = d.v_sd = d.o_sd = 1;
     oc_tid o = oc_g_attention(g, q, k, v, OC_NONE, &d, oc_shape3(B, Lq, I));
     return lin(g, o, &A->out, OC_ACT_NONE);
+}
+
+/* SAM's Attention: project q/k/v to the internal width, then as above. q_in [B|1][Lq][D],
+ * k_in/v_in [B|1][Lk][D]. */
+static oc_tid sam_attention(oc_graph *g, const sam2_attn_w *A, int heads, oc_tid q_in,
+                            oc_tid k_in, oc_tid v_in, int B, int Lq, int Lk)
+{
+    return sam_attention_proj(g, A, heads, lin(g, q_in, &A->q, OC_ACT_NONE),
+                              lin(g, k_in, &A->k, OC_ACT_NONE), lin(g, v_in, &A->v, OC_ACT_NONE),
+                              B, Lq, Lk);
 }
 
 static oc_tid add(oc_graph *g, oc_tid a, oc_tid b) { return oc_g_binary(g, OC_BIN_ADD, a, b); }
@@ -214,8 +226,23 @@ static oc_tid mlp3(oc_graph *g, oc_tid x, const sam2_lin *L, int n, oc_act last)
 
 /* ---------------------------------------------------------------- the graph ------------- */
 
+void sam2_export_image_tokens(const oc_model *m, oc_graph *g, oc_tid emb, int n)
+{
+    const sam2_model *sm = m->arch_data;
+    const sam2_weights *W = &sm->w;
+    const int D = sm->hp.d_model, HW = sm->emb_h * sm->emb_w;
+    const sam2_tlayer_w *L0 = &W->layer[0];
+    oc_tid tok = oc_g_reshape(g, add(g, emb, oc_g_const(g, oc_shape1(D), W->no_mask)),
+                              oc_shape3(n, HW, D));
+    oc_tid tpe = add(g, tok, oc_g_const(g, oc_shape2(HW, D), sm->dense_pe_hwc));
+    oc_g_export(g, tok, "image_tokens");
+    oc_g_export(g, lin(g, tpe, &L0->cross_t2i.k, OC_ACT_NONE), "image_tokens_t2i_k");
+    oc_g_export(g, lin(g, tok, &L0->cross_t2i.v, OC_ACT_NONE), "image_tokens_t2i_v");
+    oc_g_export(g, lin(g, tpe, &L0->cross_i2t.q, OC_ACT_NONE), "image_tokens_i2t_q");
+}
+
 oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int with_mask,
-                             oc_dtype labels_dtype)
+                             int image_tokens, oc_dtype labels_dtype)
 {
     const sam2_model *sm = m->arch_data;
     const sam2_hp *hp = &sm->hp;
@@ -226,7 +253,9 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
         return oc_error(OC_ERR_SHAPE, "sam2 decode: needs 1..4096 prompt sets of 1..4096 points "
                         "(got %d x %d)", B, P);
 
-    oc_tid emb = oc_g_input(g, "image_embed", oc_shape4(1, D, eh, ew));
+    const int pre = image_tokens && !with_mask && hp->tr_depth >= 1;
+    const int I0 = hp->tr_depth >= 1 ? W->layer[0].cross_t2i.internal : 0;
+    oc_tid emb = pre ? OC_NONE : oc_g_input(g, "image_embed", oc_shape4(1, D, eh, ew));
     oc_tid f0 = oc_g_input(g, "high_res_feats_0", oc_shape4(1, D / 8, 4 * eh, 4 * ew));
     oc_tid f1 = oc_g_input(g, "high_res_feats_1", oc_shape4(1, D / 4, 2 * eh, 2 * ew));
     oc_tid coords = oc_g_input(g, "point_coords", oc_shape3(B, P, 2));
@@ -265,20 +294,44 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
         dz = oc_g_conv2d(g, dz, &sm->md_desc[2], sm->md_conv[2], OC_NONE);
         oc_g_name(g, dz, "dense");
         src = oc_g_permute(g, add(g, emb, dz), chw_to_hwc); /* [B][h][w][D] */
+    } else if (pre) {
+        src = oc_g_input(g, "image_tokens", oc_shape3(1, HW, D));
     } else {
         oc_tid nm = oc_g_const(g, oc_shape1(D), W->no_mask);
         src = add(g, oc_g_permute(g, emb, chw_to_hwc), nm); /* [1][h][w][D] */
-        if (B > 1) {
-            oc_tid zero = oc_g_const(g, oc_shape4(B, 1, 1, 1), sm->zeros);
-            src = add(g, src, zero); /* broadcast to the B prompt sets */
-        }
     }
-    oc_tid keys = oc_g_reshape(g, src, oc_shape3(B, HW, D));
+    /* without a mask prompt the image tokens are shared by the B sets until layer 0's
+     * image->token attention adds the per-set part */
+    oc_tid keys = oc_g_reshape(g, src, oc_shape3(with_mask ? B : 1, HW, D));
     oc_tid key_pe = oc_g_const(g, oc_shape2(HW, D), sm->dense_pe_hwc);
     oc_tid queries = tokens;
     const int H = hp->tr_heads;
 
     for (int l = 0; l < hp->tr_depth; l++) {
+        if (l == 0 && pre) { /* the image-only projections come from the encode stage */
+            const sam2_tlayer_w *Ly = &W->layer[0];
+            oc_tid t2i_k = oc_g_input(g, "image_tokens_t2i_k", oc_shape3(1, HW, I0));
+            oc_tid t2i_v = oc_g_input(g, "image_tokens_t2i_v", oc_shape3(1, HW, I0));
+            oc_tid i2t_q = oc_g_input(g, "image_tokens_i2t_q", oc_shape3(1, HW, I0));
+            queries = sam_attention(g, &Ly->self_attn, H, queries, queries, queries, B, NQ, NQ);
+            queries = ln(g, queries, &Ly->norm1);
+            oc_tid q = add(g, queries, tokens);
+            queries = add(g, queries,
+                          sam_attention_proj(g, &Ly->cross_t2i, H,
+                                             lin(g, q, &Ly->cross_t2i.q, OC_ACT_NONE), t2i_k,
+                                             t2i_v, B, NQ, HW));
+            queries = ln(g, queries, &Ly->norm2);
+            oc_tid mo = lin(g, lin(g, queries, &Ly->mlp0, OC_ACT_RELU), &Ly->mlp1, OC_ACT_NONE);
+            queries = ln(g, add(g, queries, mo), &Ly->norm3);
+            q = add(g, queries, tokens);
+            keys = add(g, keys,
+                       sam_attention_proj(g, &Ly->cross_i2t, H, i2t_q,
+                                          lin(g, q, &Ly->cross_i2t.k, OC_ACT_NONE),
+                                          lin(g, queries, &Ly->cross_i2t.v, OC_ACT_NONE), B, HW,
+                                          NQ));
+            keys = ln(g, keys, &Ly->norm4);
+            continue;
+        }
         const sam2_tlayer_w *Ly = &W->layer[l];
         if (l == 0) {
             queries = sam_attention(g, &Ly->self_attn, H, queries, queries, queries, B, NQ, NQ);

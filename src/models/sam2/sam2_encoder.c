@@ -193,5 +193,8 @@ oc_status sam2_build_encoder(const oc_model *m, oc_graph *g, int n, int h, int w
     oc_g_export(g, to_nchw(g, emb), "image_embed");
     oc_g_export(g, to_nchw(g, s0), "high_res_feats_0");
     oc_g_export(g, to_nchw(g, s1), "high_res_feats_1");
+    const oc_shape es = oc_g_shape(g, emb); /* [n][h][w][D] */
+    if (es.d[1] == sm->emb_h && es.d[2] == sm->emb_w && hp->tr_depth >= 1)
+        sam2_export_image_tokens(m, g, emb, n);
     return oc_graph_status(g);
 }
