@@ -611,6 +611,10 @@ static void sam2_free(oc_model *m)
     }
     oc_free(sm->dense_pe);
     oc_free(sm->dense_pe_hwc);
+    oc_free(sm->up0_lin_w);
+    oc_free(sm->up0_lin_b);
+    oc_free(sm->up3_lin_w);
+    oc_free(sm->up3_lin_b);
     pthread_mutex_destroy(&sm->pos_lock);
     oc_free(sm);
     m->arch_data = NULL;
@@ -803,6 +807,23 @@ static oc_status load_weights(oc_model *m, sam2_model *sm)
     return OC_OK;
 }
 
+/* ConvTranspose2d(cin -> c, k 2, s 2) weight [cin][c][2][2] -> linear [4*c][cin] whose row
+ * (ky*2+kx)*c + co gives output pixel (2y+ky, 2x+kx), channel co; bias repeated 4 times */
+static oc_status convt_as_linear(const float *w, const float *b, int cin, int c, float **lw,
+                                 float **lb)
+{
+    *lw = oc_malloc((size_t)4 * c * cin * sizeof(float));
+    *lb = oc_malloc((size_t)4 * c * sizeof(float));
+    if (!*lw || !*lb) return oc_error(OC_ERR_NOMEM, "sam2: out of memory for the upscaling");
+    for (int k = 0; k < 4; k++)
+        for (int co = 0; co < c; co++) {
+            float *row = *lw + ((size_t)k * c + co) * cin;
+            for (int ci = 0; ci < cin; ci++) row[ci] = w[((size_t)ci * c + co) * 4 + k];
+            (*lb)[k * c + co] = b[co];
+        }
+    return OC_OK;
+}
+
 /* the prompt encoder's dense positional encoding get_dense_pe(): [D][h][w] */
 static oc_status make_dense_pe(sam2_model *sm)
 {
@@ -840,7 +861,13 @@ static oc_status sam2_load(oc_model *m)
     sm->emb_h = sm->emb_w = sm->hp.image_size / 16;
     st = load_weights(m, sm);
     if (st != OC_OK) return st;
-    st = make_dense_pe(sm);
+    if (st == OC_OK)
+        st = convt_as_linear(sm->w.up0_w, sm->w.up0_b, sm->hp.d_model, sm->hp.d_model / 4,
+                             &sm->up0_lin_w, &sm->up0_lin_b);
+    if (st == OC_OK)
+        st = convt_as_linear(sm->w.up3_w, sm->w.up3_b, sm->hp.d_model / 4, sm->hp.d_model / 8,
+                             &sm->up3_lin_w, &sm->up3_lin_b);
+    if (st == OC_OK) st = make_dense_pe(sm);
     if (st != OC_OK) return st;
     /* the default grid's position embedding now, so the first run does not pay for it */
     if (!sam2_pos_embed(m, sm->hp.image_size / 4, sm->hp.image_size / 4)) return OC_ERR_NOMEM;

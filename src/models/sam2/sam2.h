@@ -131,6 +131,9 @@ typedef struct {
     sam2_pos_cache *pos;  /* built lazily per grid size, freed with the model */
     float *dense_pe;      /* get_dense_pe(): [D][h][w], computed at load */
     float *dense_pe_hwc;  /* the same as tokens [h*w][D] */
+    /* output_upscaling.0 / .3 (ConvTranspose2d k2 s2, weight [Cin][C][2][2]) as linears
+     * [4*C][Cin], row (ky*2+kx)*C + c, bias [4*C] */
+    float *up0_lin_w, *up0_lin_b, *up3_lin_w, *up3_lin_b;
     int emb_h, emb_w;     /* image embedding grid (image_size / 16) */
     oc_conv2d_desc md_desc[3];       /* mask_downscaling.0 / .3 / .6 */
     oc_conv2d_weights *md_conv[3];

@@ -19,6 +19,7 @@
  * output), object_score_logits; masks clamped to +-32 as predict() returns them. For the
  * task's upsampling (done on unclamped logits, as the predictor does): masks_all [B][T][4h][4w]
  * (every token, unclamped) and single_token [B][1] (the token the single output took). */
+#include "parallel.h"
 #include "sam2.h"
 
 #include <math.h>
@@ -169,6 +170,105 @@ static void exec_select(const oc_ctx *ctx, const void *params, const float *cons
             out[b] = ib[t];
         }
     }
+}
+
+/* ---------------------------------------------------------------- upscaling ------------- */
+
+/* output_upscaling's ConvTranspose2d(k 2, s 2) is a linear from each input pixel to its 2x2
+ * output pixels: y [B][h*w][4*C] with column (ky*2+kx)*C + c (weights repacked at load, bias
+ * included). These nodes put those columns in place, add the high-resolution features
+ * (NCHW [1][C][2h][2w], shared by the B sets) and finish the stage:
+ *   stage 1: LayerNorm2d + GELU, out token-major [B][2h][2w][C] (the next linear's input);
+ *   stage 2: GELU, out NCHW [B][C][2h*2w] (the masks' matmul operand).
+ * Each output row (b, Y) reads one input row y = Y / 2 and one row of the features. */
+typedef struct {
+    int B, h, w, C, stage;
+    const float *ln_g, *ln_b;
+} up_params;
+
+typedef struct {
+    const up_params *p;
+    const float *y, *feat;
+    float *out;
+    oc_isa isa;
+} up_job;
+
+#define UP_BLOCK 16    /* output pixels per block: the block's C-wide rows stay in L1 */
+#define UP_TMP 1024    /* floats of the per-thread block buffer (on the stack) */
+
+static void up_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+    const up_job *j = arg;
+    const up_params *p = j->p;
+    const int C = p->C, OW = 2 * p->w, OH = 2 * p->h;
+    const int64_t plane = (int64_t)OH * OW;
+    const int block = C * UP_BLOCK <= UP_TMP ? UP_BLOCK : (UP_TMP / C > 0 ? UP_TMP / C : 1);
+    float tmp[UP_TMP];
+    (void)tid;
+    oc_ctx one;
+    memset(&one, 0, sizeof one);
+    one.isa = j->isa;
+    one.nthreads = 1;
+    for (int64_t r = r0; r < r1; r++) {
+        const int b = (int)(r / OH), Y = (int)(r % OH), ky = Y & 1;
+        const float *yrow = j->y + ((int64_t)b * p->h * p->w + (int64_t)(Y >> 1) * p->w) * 4 * C;
+        const float *frow = j->feat + (int64_t)Y * OW; /* + c * plane */
+        for (int X0 = 0; X0 < OW; X0 += block) {
+            const int nx = OW - X0 < block ? OW - X0 : block;
+            /* the block's pixels, [nx][C], from their 2x2 columns of the linear's output */
+            float *o = p->stage == 1 ? j->out + (((int64_t)b * OH + Y) * OW + X0) * C : tmp;
+            for (int x = 0; x < nx; x++) {
+                const int X = X0 + x;
+                memcpy(o + (int64_t)x * C,
+                       yrow + ((int64_t)(X >> 1) * 4 + ky * 2 + (X & 1)) * C,
+                       (size_t)C * sizeof(float));
+            }
+            for (int c = 0; c < C; c++) {
+                const float *fc = frow + (int64_t)c * plane + X0;
+                for (int x = 0; x < nx; x++) o[(int64_t)x * C + c] += fc[x];
+            }
+            if (p->stage == 1) oc_layernorm(&one, o, o, nx, C, p->ln_g, p->ln_b, LN2D_EPS);
+            oc_activation(&one, OC_ACT_GELU, o, o, (size_t)nx * C);
+            if (p->stage == 2) { /* to the C planes, each written once */
+                float *ob = j->out + (int64_t)b * C * plane + (int64_t)Y * OW + X0;
+                for (int c = 0; c < C; c++) {
+                    float *oc = ob + (int64_t)c * plane;
+                    for (int x = 0; x < nx; x++) oc[x] = tmp[(int64_t)x * C + c];
+                }
+            }
+        }
+    }
+}
+
+static void exec_up(const oc_ctx *ctx, const void *params, const float *const *ins,
+                    const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is;
+    (void)nin;
+    (void)os;
+    const up_params *p = params;
+    up_job j = {p, ins[0], ins[1], out, ctx->isa};
+    oc_parallel_for(ctx->nthreads, (int64_t)p->B * 2 * p->h, 0, up_rows, &j);
+}
+
+/* y [B][h*w][4*C] (the repacked transpose conv's linear), feat [1][C][2h][2w] */
+static oc_tid upscale_stage(oc_graph *g, oc_tid y, oc_tid feat, int B, int h, int w, int C,
+                            int stage, const sam2_ln *ln)
+{
+    if (stage == 2 && C > UP_TMP) {
+        oc_graph_fail(g, oc_error(OC_ERR_UNSUPPORTED, "sam2 decode: %d channels after the "
+                                  "upscaling (at most %d)", C, UP_TMP));
+        return OC_NONE;
+    }
+    up_params p;
+    memset(&p, 0, sizeof p);
+    p.B = B, p.h = h, p.w = w, p.C = C, p.stage = stage;
+    if (ln) p.ln_g = ln->g, p.ln_b = ln->b;
+    oc_tid ins[2] = {y, feat};
+    oc_shape os = stage == 1 ? oc_shape4(B, 2 * h, 2 * w, C)
+                             : oc_shape3(B, C, (int64_t)4 * h * w);
+    return oc_g_custom(g, stage == 1 ? "sam2_upscale_ln_gelu" : "sam2_upscale_gelu", ins, 2, os,
+                       exec_up, &p, sizeof p, (stage == 1 ? 30.0 : 20.0) * oc_shape_numel(&os));
 }
 
 /* ---------------------------------------------------------------- attention ------------- */
@@ -359,25 +459,14 @@ oc_status sam2_build_decoder(const oc_model *m, oc_graph *g, int B, int P, int w
     }
     oc_g_name(g, queries, "hs");
 
-    /* upscaling with the high-resolution features */
-    static const int tok_to_chw[3] = {0, 2, 1};
-    oc_tid s = oc_g_reshape(g, oc_g_permute(g, keys, tok_to_chw), oc_shape4(B, D, eh, ew));
-    oc_conv2d_desc ct;
-    memset(&ct, 0, sizeof ct);
-    ct.cin = D;
-    ct.cout = D / 4;
-    ct.kh = ct.kw = 2;
-    ct.groups = 1;
-    ct.stride_h = ct.stride_w = 2;
-    ct.dil_h = ct.dil_w = 1;
-    oc_tid u = oc_g_conv_transpose2d(g, s, &ct, W->up0_w, W->up0_b);
-    u = oc_g_act(g, OC_ACT_GELU, ln2d(g, add(g, u, f1), &W->up1));
-    ct.cin = D / 4;
-    ct.cout = D / 8;
-    u = oc_g_conv_transpose2d(g, u, &ct, W->up3_w, W->up3_b);
-    u = oc_g_act(g, OC_ACT_GELU, add(g, u, f0));
+    /* upscaling with the high-resolution features: two transpose convs as linears on the
+     * token-major maps (sam2.c repacks their weights) */
     const int mh = 4 * eh, mw = 4 * ew;
-    oc_tid uflat = oc_g_reshape(g, u, oc_shape3(B, D / 8, (int64_t)mh * mw));
+    oc_tid u = oc_g_linear(g, keys, sm->up0_lin_w, sm->up0_lin_b, D, D, OC_ACT_NONE);
+    u = upscale_stage(g, u, f1, B, eh, ew, D / 4, 1, &W->up1); /* [B][2h][2w][D/4] */
+    u = oc_g_linear(g, oc_g_reshape(g, u, oc_shape3(B, (int64_t)4 * eh * ew, D / 4)),
+                    sm->up3_lin_w, sm->up3_lin_b, D / 4, D / 2, OC_ACT_NONE);
+    oc_tid uflat = upscale_stage(g, u, f0, B, 2 * eh, 2 * ew, D / 8, 2, NULL);
 
     /* hypernetworks, masks, heads */
     oc_tid hyper[8];
