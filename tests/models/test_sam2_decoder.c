@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "models/sam2/sam2.h"
+#include "models/sam2/sam2_attn.h"
 #include "parity.h"
 #include "testutil.h"
 
@@ -304,9 +305,58 @@ static void test_large(void **state)
     decoder_case("sam2-l-r", oc_get_isa(), 1);
 }
 
+/* The few-keys attention kernels (image->token attention) against the general tiled
+ * attention's scalar reference on the full-size shape (I 128, 8 heads of 16) and awkward
+ * ones: query counts off the vector width, 1..32 keys, large logits. */
+static void test_fewkeys_kernels(void **state)
+{
+    (void)state;
+    const int shapes[][4] = {/* nq, lk, I, heads */
+                             {64, 10, 128, 8}, {17, 1, 128, 8}, {5, 32, 16, 8},
+                             {33, 7, 96, 3}, {64, 13, 256, 1}};
+    const oc_isa best = oc_cpu_best_isa();
+    for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++) {
+        const int nq = shapes[z][0], lk = shapes[z][1], I = shapes[z][2], H = shapes[z][3];
+        const int hd = I / H;
+        float *q = oc_malloc(sizeof(float) * nq * I), *k = oc_malloc(sizeof(float) * lk * I);
+        float *v = oc_malloc(sizeof(float) * lk * I), *ref = oc_malloc(sizeof(float) * nq * I);
+        float *o = oc_malloc(sizeof(float) * nq * I);
+        tu_fill_uniform(q, (size_t)nq * I, 100 + (uint32_t)z, -4.0f, 4.0f);
+        tu_fill_uniform(k, (size_t)lk * I, 200 + (uint32_t)z, -4.0f, 4.0f);
+        tu_fill_uniform(v, (size_t)lk * I, 300 + (uint32_t)z, -1.0f, 1.0f);
+        oc_attn_desc d;
+        memset(&d, 0, sizeof d);
+        d.batch = 1, d.heads = H, d.lq = nq, d.lk = lk, d.d = d.dv = hd;
+        d.scale = 1.0f / sqrtf((float)hd);
+        d.q_st = d.k_st = d.v_st = d.o_st = I;
+        d.q_sh = d.k_sh = d.v_sh = d.o_sh = hd;
+        d.q_sd = d.k_sd = d.v_sd = d.o_sd = 1;
+        d.q_sb = d.o_sb = (int64_t)nq * I;
+        d.k_sb = d.v_sb = (int64_t)lk * I;
+        char scratch[8192];
+        oc_ctx ctx = {OC_ISA_SCALAR, 1, scratch, sizeof scratch};
+        oc_attention(&ctx, &d, q, k, v, ref);
+        for (int isa = OC_ISA_AVX2; isa <= (int)best; isa++) {
+            memset(o, 0, sizeof(float) * nq * I);
+            if (isa == OC_ISA_AVX2) sam2_attn_fewkeys_avx2(q, k, v, o, nq, lk, I, H, d.scale);
+            else sam2_attn_fewkeys_avx512(q, k, v, o, nq, lk, I, H, d.scale);
+            float worst = 0;
+            for (int i = 0; i < nq * I; i++) {
+                float e = fabsf(o[i] - ref[i]);
+                if (!(e <= worst)) worst = e;
+            }
+            if (!(worst <= 1e-5f)) fprintf(stderr, "fewkeys nq %d lk %d I %d heads %d isa %d: "
+                                           "max |diff| %g\n", nq, lk, I, H, isa, (double)worst);
+            assert_true(worst <= 1e-5f);
+        }
+        oc_free(q), oc_free(k), oc_free(v), oc_free(ref), oc_free(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fewkeys_kernels),
         cmocka_unit_test(test_stages_end_to_end),
         cmocka_unit_test(test_tiny_avx512_t2),
         cmocka_unit_test(test_tiny_avx2_t1),

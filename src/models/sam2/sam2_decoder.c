@@ -21,6 +21,7 @@
  * (every token, unclamped) and single_token [B][1] (the token the single output took). */
 #include "parallel.h"
 #include "sam2.h"
+#include "sam2_attn.h"
 
 #include <math.h>
 #include <string.h>
@@ -273,6 +274,84 @@ static oc_tid upscale_stage(oc_graph *g, oc_tid y, oc_tid feat, int B, int h, in
 
 /* ---------------------------------------------------------------- attention ------------- */
 
+/* Few keys (the image->token attention: every image token against the ~10 prompt tokens):
+ * a kernel vectorised across queries (sam2_attn_tmpl.h), the scalar reference here. */
+static void attn_fewkeys_ref(const float *q, const float *k, const float *v, float *o, int nq,
+                             int lk, int I, int heads, float scale)
+{
+    const int hd = I / heads;
+    float s[SAM2_FEWKEYS_MAX_LK];
+    for (int i = 0; i < nq; i++)
+        for (int h = 0; h < heads; h++) {
+            const float *qi = q + (int64_t)i * I + h * hd;
+            float m = -INFINITY, l = 0;
+            for (int t = 0; t < lk; t++) {
+                const float *kt = k + (int64_t)t * I + h * hd;
+                float acc = 0;
+                for (int j = 0; j < hd; j++) acc += qi[j] * scale * kt[j];
+                s[t] = acc;
+                m = acc > m ? acc : m;
+            }
+            for (int t = 0; t < lk; t++) {
+                s[t] = expf(s[t] - m);
+                l += s[t];
+            }
+            float *oi = o + (int64_t)i * I + h * hd;
+            for (int j = 0; j < hd; j++) {
+                float acc = 0;
+                for (int t = 0; t < lk; t++) acc += s[t] * v[(int64_t)t * I + h * hd + j];
+                oi[j] = acc / l;
+            }
+        }
+}
+
+typedef struct {
+    int B, lq, lk, I, heads, q_shared;
+    float scale;
+} fewkeys_params;
+
+#define FEWKEYS_ROWS 64 /* queries per work unit */
+
+typedef struct {
+    const fewkeys_params *p;
+    const float *q, *k, *v;
+    float *o;
+    oc_isa isa;
+} fewkeys_job;
+
+static void fewkeys_units(void *arg, int64_t u0, int64_t u1, int tid)
+{
+    (void)tid;
+    const fewkeys_job *j = arg;
+    const fewkeys_params *p = j->p;
+    const int64_t per_b = (p->lq + FEWKEYS_ROWS - 1) / FEWKEYS_ROWS;
+    for (int64_t u = u0; u < u1; u++) {
+        const int b = (int)(u / per_b), i0 = (int)(u % per_b) * FEWKEYS_ROWS;
+        const int nq = p->lq - i0 < FEWKEYS_ROWS ? p->lq - i0 : FEWKEYS_ROWS;
+        const float *q = j->q + ((p->q_shared ? 0 : (int64_t)b * p->lq) + i0) * p->I;
+        const float *k = j->k + (int64_t)b * p->lk * p->I, *v = j->v + (int64_t)b * p->lk * p->I;
+        float *o = j->o + ((int64_t)b * p->lq + i0) * p->I;
+        if (j->isa >= OC_ISA_AVX512)
+            sam2_attn_fewkeys_avx512(q, k, v, o, nq, p->lk, p->I, p->heads, p->scale);
+        else if (j->isa >= OC_ISA_AVX2)
+            sam2_attn_fewkeys_avx2(q, k, v, o, nq, p->lk, p->I, p->heads, p->scale);
+        else
+            attn_fewkeys_ref(q, k, v, o, nq, p->lk, p->I, p->heads, p->scale);
+    }
+}
+
+static void exec_fewkeys(const oc_ctx *ctx, const void *params, const float *const *ins,
+                         const oc_shape *is, int nin, float *out, const oc_shape *os)
+{
+    (void)is;
+    (void)nin;
+    (void)os;
+    const fewkeys_params *p = params;
+    fewkeys_job j = {p, ins[0], ins[1], ins[2], out, ctx->isa};
+    const int64_t units = (int64_t)p->B * ((p->lq + FEWKEYS_ROWS - 1) / FEWKEYS_ROWS);
+    oc_parallel_for(ctx->nthreads, units, 0, fewkeys_units, &j);
+}
+
 /* SAM's Attention after the projections: heads, softmax(q k^T/sqrt(d)) v, out_proj.
  * q [Bq][Lq][I], k/v [Bk][Lk][I]; a batch of 1 (Bq or Bk) is shared by the B prompt sets
  * (batch stride 0), so the image-only projections are made once. */
@@ -280,8 +359,16 @@ static oc_tid sam_attention_proj(oc_graph *g, const sam2_attn_w *A, int heads, o
                                  oc_tid k, oc_tid v, int B, int Lq, int Lk)
 {
     const int I = A->internal, hd = I / heads;
-    const int q_shared = oc_g_shape(g, q).d[0] == 1, k_shared = oc_g_shape(g, k).d[0] == 1;
-    const int v_shared = oc_g_shape(g, v).d[0] == 1;
+    const int q_shared = B > 1 && oc_g_shape(g, q).d[0] == 1;
+    const int k_shared = B > 1 && oc_g_shape(g, k).d[0] == 1;
+    const int v_shared = B > 1 && oc_g_shape(g, v).d[0] == 1;
+    if (Lk <= SAM2_FEWKEYS_MAX_LK && I <= SAM2_FEWKEYS_MAX_I && !k_shared && !v_shared) {
+        fewkeys_params fp = {B, Lq, Lk, I, heads, q_shared, 1.0f / sqrtf((float)hd)};
+        oc_tid ins[3] = {q, k, v};
+        oc_tid o = oc_g_custom(g, "sam2_attention_fewkeys", ins, 3, oc_shape3(B, Lq, I),
+                               exec_fewkeys, &fp, sizeof fp, 4.0 * B * Lq * Lk * I);
+        return lin(g, o, &A->out, OC_ACT_NONE);
+    }
     oc_attn_desc d;
     memset(&d, 0, sizeof d);
     d.batch = B;
