@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +376,44 @@ static void test_load_limits_config(void **state)
     remove(path);
 }
 
+/* a variant whose FLOPs at the measured FMA peak exceed the latency limit: the verdict line
+ * says it cannot pass on this host and gives the floor; a variant that only runs slow does not
+ * get that excuse */
+static void test_latency_floor_named(void **state)
+{
+    (void)state;
+    make_run(3);
+    run.env.fma_peak_gflops = 422.0;
+    run.env.threads = 2;
+    run.v[0].gflops = 40.0; /* floor 95 ms */
+    run.v[1].gflops = 1818.6; /* floor 4309.5 ms: above the 2000 ms limit */
+    run.v[2].gflops = 287.0;
+    for (int k = 1; k < 3; k++) { /* both over the limit */
+        free(run.v[k].e2e.v);
+        memset(&run.v[k].e2e, 0, sizeof run.v[k].e2e);
+        push(&run.v[k].e2e, k == 1 ? 9000 : 2600, 20);
+        bs_summarize(run.v[k].e2e.v, run.v[k].e2e.n, &run.v[k].s_e2e);
+    }
+    bn_gates_evaluate(&run);
+    const bn_gate *g = gate("latency");
+    assert_false(g->pass);
+    assert_non_null(strstr(g->text, "v1 cannot pass on this host at any efficiency: its floor is "
+                                    "4309 ms (1818.6 GFLOP at the measured FMA peak of 422 "
+                                    "GFLOP/s, 2 threads), p95 2.09x it"));
+    assert_null(strstr(g->text, "v2 cannot pass"));
+    assert_true(fabs(bn_floor_ms(&run, &run.v[2]) - 680.09) < 0.01);
+    char buf[8192];
+    verdict_text(buf, sizeof buf);
+    assert_non_null(strstr(buf, "FAIL latency"));
+    assert_non_null(strstr(buf, "its floor is 4309 ms"));
+    /* no measured peak: no floor claimed */
+    run.env.fma_peak_gflops = 0;
+    bn_gates_evaluate(&run);
+    assert_null(strstr(gate("latency")->text, "cannot pass"));
+    assert_true(bn_floor_ms(&run, &run.v[1]) == 0);
+    free_run();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_gate_lines_state_the_load),
         cmocka_unit_test(test_budget_cuts_are_reported),
         cmocka_unit_test(test_load_limits_config),
+        cmocka_unit_test(test_latency_floor_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,8 @@ typedef struct {
     char kernel[256];
     char machine_id[24];      /* 16 hex digits of a hash of /etc/machine-id ("unknown") */
     double load_start;        /* 1-minute load average when the run started */
+    double fma_peak_gflops;   /* measured FMA peak of `threads` threads at `isa` (0: unknown):
+                               * a variant's floor is its GFLOP / this */
     double mem_total_mb;
     char timestamp[32];       /* UTC, 2026-11-22T21:00:00Z */
     char library_version[32];
@@ -323,6 +325,8 @@ bn_variant *bn_find_variant(bn_run *r, const char *name);
 void bn_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* gates.c */
+/* FLOPs of one image at the measured FMA peak, ms (0 when unknown) */
+double bn_floor_ms(const bn_run *r, const bn_variant *v);
 void bn_gates_evaluate(bn_run *r);
 void bn_print_table(const bn_run *r, FILE *f);
 void bn_print_verdict(const bn_run *r, FILE *f);

@@ -21,6 +21,14 @@ static bn_gate *add_gate(bn_run *r, const char *name)
     return g;
 }
 
+/* the least time any implementation needs for one image of v on this host: its FLOPs at the
+ * measured FMA peak of the run's threads (0 when either is unknown) */
+double bn_floor_ms(const bn_run *r, const bn_variant *v)
+{
+    if (!(v->gflops > 0) || !(r->env.fma_peak_gflops > 0)) return 0;
+    return 1000.0 * v->gflops / r->env.fma_peak_gflops;
+}
+
 /* not measured: no model file, or the run budget was spent before its turn */
 static int unmeasured(const bn_variant *v) { return v->skipped || v->budget_skipped; }
 
@@ -104,6 +112,18 @@ void bn_gates_evaluate(bn_run *r)
         if (fails > 1 && !broken) {
             size_t l = strlen(g->text);
             snprintf(g->text + l, sizeof g->text - l, "; %d variants over", fails);
+        }
+        /* a variant whose FLOPs at the measured FMA peak already take the limit cannot pass
+         * on this host at any efficiency: say so, with the floor */
+        for (int i = 0; i < r->nv; i++) {
+            const bn_variant *v = &r->v[i];
+            if (unmeasured(v) || !v->e2e.n || v->s_e2e.p95 < c->latency_p95_ms) continue;
+            double floor_ms = bn_floor_ms(r, v);
+            if (floor_ms >= c->latency_p95_ms)
+                append(g, "; %s cannot pass on this host at any efficiency: its floor is %.0f ms "
+                          "(%.1f GFLOP at the measured FMA peak of %.0f GFLOP/s, %d threads), "
+                          "p95 %.2fx it", v->name, floor_ms, v->gflops, r->env.fma_peak_gflops,
+                       r->env.threads, v->s_e2e.p95 / floor_ms);
         }
         if (r->n_budget_skipped)
             append(g, "; %d variant(s) not measured: the %.0f s run budget was spent",

@@ -1,5 +1,6 @@
 /* sysinfo.c -- what machine and build a result came from (results.json "environment"). */
 #include "bench.h"
+#include "ops.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -158,6 +159,9 @@ void bn_env_collect(bn_env *e, int threads)
     machine_id(e->machine_id, sizeof e->machine_id);
     double load = bn_loadavg();
     e->load_start = load;
+    /* the floor of any implementation on this host (the latency gate names it when a
+     * variant's FLOPs cannot fit in the limit) */
+    e->fma_peak_gflops = oc_fma_peak_gflops(oc_get_isa(), threads > 0 ? threads : e->cores, 0.2);
     if (load > 0.5 * e->cores) {
         char w[160];
         snprintf(w, sizeof w, "load average %.2f on %d cores at start: other work competes for "
