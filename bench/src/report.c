@@ -132,6 +132,7 @@ static int write_json(const bn_run *r, const char *path)
     jadd(e, "load_average_start", v->load_start);
     jadd(e, "load_average_max", r->load_max);
     jadd(e, "mem_total_mb", v->mem_total_mb);
+    jadd(e, "fma_peak_gflops", v->fma_peak_gflops);
     cJSON_AddStringToObject(e, "library_version", v->library_version);
     cJSON_AddStringToObject(e, "test_image", r->image_desc);
     cJSON_AddItemToObject(o, "config", bn_config_json(&r->cfg));
