@@ -43,6 +43,15 @@ void oc_ukr_avx2(int kc, const float *a, const float *b, float *c, int64_t ldc, 
 void oc_ukr_avx512(int kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
                    int nr, float beta, const oc_epi *e);
 
+/* The same tile with A read in place (row r at a + r*lda) instead of from a packed panel;
+ * any mr in [1, MR]. Used by prepacked nn.Linear (ops/gemm_rows_tmpl.h). */
+typedef void (*oc_ukr_rows_fn)(int kc, const float *a, int64_t lda, const float *b, float *c,
+                               int64_t ldc, int mr, int nr, float beta, const oc_epi *e);
+void oc_ukr_rows_avx2(int kc, const float *a, int64_t lda, const float *b, float *c,
+                      int64_t ldc, int mr, int nr, float beta, const oc_epi *e);
+void oc_ukr_rows_avx512(int kc, const float *a, int64_t lda, const float *b, float *c,
+                        int64_t ldc, int mr, int nr, float beta, const oc_epi *e);
+
 /* Depthwise conv, one channel plane (SIMD along output columns, any stride / dilation /
  * padding): y[oh][ow] = act(sum + bias) + res */
 void oc_dw_plane_avx2(const oc_conv2d_desc *d, const float *x, int h, int w, const float *wt,

@@ -431,6 +431,193 @@ void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const fl
     }
 }
 
+/* ---- prepacked nn.Linear --------------------------------------------------------------
+ * W^T is packed once into the NR-column panels the micro-kernel reads ([in][NR] per panel of
+ * NR output features, zero-padded), so a call packs nothing: A (the input rows) is read in
+ * place by oc_ukr_rows_*. Work items are (row block, column block) pairs, so a few rows
+ * still spread over the threads by columns. */
+struct oc_linear_weights {
+    oc_isa isa;
+    int in, out;
+    float *w;    /* scalar: [out][in] as given; SIMD: ceil(out/NR) panels of [in][NR] */
+    float *bias; /* [out] or NULL */
+    size_t bytes;
+};
+
+oc_status oc_linear_prepack(oc_isa isa, const float *w, const float *bias, int in, int out,
+                            oc_linear_weights **res)
+{
+    if (!res) return oc_error(OC_ERR_INVALID_ARG, "linear_prepack: NULL output");
+    *res = NULL;
+    if (!w) return oc_error(OC_ERR_INVALID_ARG, "linear_prepack: NULL weight");
+    if (in < 1 || out < 1)
+        return oc_error(OC_ERR_INVALID_ARG, "linear_prepack: bad sizes in %d out %d", in, out);
+    if ((int)isa < 0 || (int)isa > (int)OC_ISA_AVX512)
+        return oc_error(OC_ERR_INVALID_ARG, "linear_prepack: unknown isa %d", (int)isa);
+    if (isa > oc_cpu_best_isa())
+        return oc_error(OC_ERR_UNSUPPORTED, "linear_prepack: the CPU lacks %s",
+                        oc_isa_name(isa));
+    int nr = isa == OC_ISA_SCALAR ? 1 : oc_isa_nr(isa);
+    size_t panels = ((size_t)out + (size_t)nr - 1) / (size_t)nr;
+    if (panels > SIZE_MAX / sizeof(float) / (size_t)nr / (size_t)in)
+        return oc_error(OC_ERR_INVALID_ARG, "linear_prepack: in %d x out %d is too large", in,
+                        out);
+    size_t wn = panels * (size_t)nr * (size_t)in;
+    oc_linear_weights *lw = oc_calloc(1, sizeof *lw);
+    if (!lw) return oc_error(OC_ERR_NOMEM, "linear_prepack: out of memory");
+    lw->isa = isa;
+    lw->in = in;
+    lw->out = out;
+    lw->w = oc_malloc(wn * sizeof(float));
+    lw->bias = bias ? oc_malloc((size_t)out * sizeof(float)) : NULL;
+    if (!lw->w || (bias && !lw->bias)) {
+        oc_linear_weights_free(lw);
+        return oc_error(OC_ERR_NOMEM, "linear_prepack: out of memory for %zu floats", wn);
+    }
+    lw->bytes = sizeof *lw + wn * sizeof(float) + (bias ? (size_t)out * sizeof(float) : 0);
+    if (bias) memcpy(lw->bias, bias, (size_t)out * sizeof(float));
+    if (isa == OC_ISA_SCALAR) {
+        memcpy(lw->w, w, wn * sizeof(float));
+    } else {
+        for (size_t p = 0; p < panels; p++) {
+            float *d = lw->w + p * (size_t)in * nr;
+            int cnt = out - (int)p * nr < nr ? out - (int)p * nr : nr;
+            for (int t = 0; t < cnt; t++) {
+                const float *src = w + (p * (size_t)nr + (size_t)t) * (size_t)in;
+                for (int k = 0; k < in; k++) d[(size_t)k * nr + t] = src[k];
+            }
+            for (int k = 0; k < in; k++)
+                for (int t = cnt; t < nr; t++) d[(size_t)k * nr + t] = 0.0f;
+        }
+    }
+    *res = lw;
+    return OC_OK;
+}
+
+void oc_linear_weights_free(oc_linear_weights *lw)
+{
+    if (!lw) return;
+    oc_free(lw->w);
+    oc_free(lw->bias);
+    oc_free(lw);
+}
+
+size_t oc_linear_weights_bytes(const oc_linear_weights *lw) { return lw ? lw->bytes : 0; }
+oc_isa oc_linear_weights_isa(const oc_linear_weights *lw) { return lw ? lw->isa : OC_ISA_SCALAR; }
+int oc_linear_weights_in(const oc_linear_weights *lw) { return lw ? lw->in : 0; }
+int oc_linear_weights_out(const oc_linear_weights *lw) { return lw ? lw->out : 0; }
+
+typedef struct {
+    const oc_linear_weights *lw;
+    const float *x;
+    float *y;
+    int64_t rows, mcb; /* rows per row block (a multiple of MR) */
+    int mr, nr, kcs, ncb, nnb; /* ncb: columns per column block (a multiple of NR) */
+    oc_ukr_rows_fn ukr;
+    oc_act act;
+} lin_job;
+
+static void linear_items(void *arg, int64_t i0, int64_t i1, int tid)
+{
+    (void)tid;
+    const lin_job *j = arg;
+    const int K = j->lw->in, N = j->lw->out, mr = j->mr, nr = j->nr;
+    for (int64_t it = i0; it < i1; it++) {
+        int64_t r0 = it / j->nnb * j->mcb, r1 = r0 + j->mcb < j->rows ? r0 + j->mcb : j->rows;
+        int c0 = (int)(it % j->nnb) * j->ncb, c1 = c0 + j->ncb < N ? c0 + j->ncb : N;
+        /* k blocks split as in oc_gemm (kcs depends on K only): the same sums, the same
+         * results as the unpacked path, whatever the blocking of rows and columns */
+        for (int k0 = 0; k0 < K; k0 += j->kcs) {
+            int kc = K - k0 < j->kcs ? K - k0 : j->kcs;
+            int last = k0 + kc == K;
+            float beta = k0 == 0 ? 0.0f : 1.0f;
+            /* the row tile's kc x MR inputs stay in L1 across the block's column panels;
+             * the kc x ncb block of W streams from L2 */
+            for (int64_t i = r0; i < r1; i += mr) {
+                int mrv = r1 - i < mr ? (int)(r1 - i) : mr;
+                const float *a = j->x + i * K + k0;
+                for (int jj = c0; jj < c1; jj += nr) {
+                    int nrv = c1 - jj < nr ? c1 - jj : nr;
+                    const float *b = j->lw->w + (size_t)(jj / nr) * K * nr + (size_t)k0 * nr;
+                    float *c = j->y + i * N + jj;
+                    if (last) {
+                        oc_epi e = {NULL, j->lw->bias ? j->lw->bias + jj : NULL, NULL, 0,
+                                    j->act};
+                        j->ukr(kc, a, K, b, c, N, mrv, nrv, beta, &e);
+                    } else {
+                        j->ukr(kc, a, K, b, c, N, mrv, nrv, beta, NULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* L2-sized blocks: a row block's inputs (rows x K) and a column block of W (kcs x cols) */
+#define OC_LIN_A_BLOCK_BYTES (256 * 1024)
+#define OC_LIN_B_BLOCK_BYTES (512 * 1024)
+/* below this many flops a call runs on one thread: waking the other costs more */
+#define OC_LIN_MIN_PARALLEL_FLOPS 3e6
+
+void oc_linear_packed(const oc_ctx *ctx, const float *x, int64_t rows,
+                      const oc_linear_weights *lw, oc_act act, float *y)
+{
+    if (!ctx || !x || !lw || !y || rows < 1) return;
+    int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    const int K = lw->in, N = lw->out;
+    double flops = 2.0 * (double)rows * K * N;
+    if (flops < OC_LIN_MIN_PARALLEL_FLOPS) nth = 1;
+    if (lw->isa == OC_ISA_SCALAR) {
+        const int64_t chunk = 1 << 30;
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+            int m = (int)(rows - r0 < chunk ? rows - r0 : chunk);
+            gemm_ref(nth, 0, 1, m, N, K, 1.0f, x + r0 * K, K, lw->w, K, 0.0f, y + r0 * N, N,
+                     lw->bias, act);
+        }
+        return;
+    }
+    lin_job j;
+    memset(&j, 0, sizeof j);
+    j.lw = lw;
+    j.x = x;
+    j.y = y;
+    j.rows = rows;
+    j.act = act;
+    j.mr = oc_isa_mr(lw->isa);
+    j.nr = oc_isa_nr(lw->isa);
+    j.ukr = lw->isa == OC_ISA_AVX512 ? oc_ukr_rows_avx512 : oc_ukr_rows_avx2;
+    int nkb = (K + OC_GEMM_KC - 1) / OC_GEMM_KC;
+    j.kcs = (K + nkb - 1) / nkb;
+    int64_t mcb = OC_LIN_A_BLOCK_BYTES / ((int64_t)K * 4) / j.mr * j.mr;
+    if (mcb < j.mr) mcb = j.mr;
+    int64_t mtiles = (rows + j.mr - 1) / j.mr;
+    int panels = (N + j.nr - 1) / j.nr;
+    int ppb = OC_LIN_B_BLOCK_BYTES / (j.kcs * 4) / j.nr; /* panels per column block */
+    if (ppb < 1) ppb = 1;
+    if (ppb > panels) ppb = panels;
+    int64_t nmb = (rows + mcb - 1) / mcb;
+    int64_t nnb = (panels + ppb - 1) / ppb;
+    /* too few items for the threads: cut rows finer first (down to one tile), then columns */
+    if (nth > 1 && nmb * nnb < 4 * nth) {
+        int64_t want_m = (4 * nth + nnb - 1) / nnb;
+        if (want_m > mtiles) want_m = mtiles;
+        if (want_m > nmb) {
+            mcb = (mtiles + want_m - 1) / want_m * j.mr;
+            nmb = (rows + mcb - 1) / mcb;
+        }
+        if (nmb * nnb < 4 * nth) {
+            int64_t want_n = (4 * nth + nmb - 1) / nmb;
+            if (want_n > panels) want_n = panels;
+            ppb = (int)((panels + want_n - 1) / want_n);
+            nnb = (panels + ppb - 1) / ppb;
+        }
+    }
+    j.mcb = mcb;
+    j.ncb = ppb * j.nr;
+    j.nnb = (int)nnb;
+    oc_parallel_for(nth, nmb * nnb, 1, linear_items, &j);
+}
+
 #define OC_PEAK_MAX_THREADS 256
 
 typedef struct {

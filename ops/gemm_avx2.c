@@ -207,3 +207,8 @@ static inline void copy_run(float *dd, const float *xr, int ix0, int sw, int tlo
 
 #define OC_PACK_FN oc_conv_pack_b_avx2
 #include "conv_pack_impl.h"
+
+/* ---- prepacked nn.Linear: A read in place ---- */
+#define ROWS_MR OC_AVX2_MR
+#define ROWS_NR OC_AVX2_NR
+#include "gemm_rows_tmpl.h"

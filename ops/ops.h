@@ -84,14 +84,34 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
 /* y[rows][out] = act(x[rows][in] * W^T + bias), W: [out][in] (nn.Linear), bias may be NULL */
 void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const float *w,
                const float *bias, int out, oc_act act, float *y);
-/* (added by H3) Scratch that lets oc_gemm / oc_gemm_batched / oc_linear use the packed
- * micro-kernels with nthreads threads. With less scratch (or none) they still work: they fall
- * back to OpenBLAS (which allocates internally). 0 for the scalar isa. */
+/* Scratch that lets oc_gemm / oc_gemm_batched / oc_linear use the packed micro-kernels with
+ * nthreads threads (the callers own all memory, so the kernels never allocate). With less
+ * scratch (or none) they still work: they fall back to OpenBLAS (which allocates
+ * internally). 0 for the scalar isa. */
 size_t oc_gemm_scratch_bytes(int m, int n, int k, oc_isa isa, int nthreads);
 size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nthreads);
-/* (added by H3) Measured FMA peak in GFLOP/s of nthreads threads running the isa's widest
- * FMA for about `seconds` (ops/peak_avx2.c, ops/peak_avx512.c); 0 when the CPU lacks the
- * isa. For benchmarks only. */
+
+/* Prepacked nn.Linear: W^T packed once (at graph build / model load) into the micro-kernel's
+ * column panels, so a call packs neither W nor x and needs no scratch; small row counts are
+ * split over the threads by output columns. Opaque; copies what it needs (w, bias). The
+ * packed weights run the path they were packed for (isa), whatever ctx->isa says; the scalar
+ * isa keeps w as given and runs the reference loops. Results equal oc_linear's on the same
+ * isa bit for bit, for any thread count. */
+typedef struct oc_linear_weights oc_linear_weights;
+oc_status oc_linear_prepack(oc_isa isa, const float *w, const float *bias, int in, int out,
+                            oc_linear_weights **res);
+void oc_linear_weights_free(oc_linear_weights *lw);
+size_t oc_linear_weights_bytes(const oc_linear_weights *lw);
+oc_isa oc_linear_weights_isa(const oc_linear_weights *lw);
+int oc_linear_weights_in(const oc_linear_weights *lw);
+int oc_linear_weights_out(const oc_linear_weights *lw);
+/* y[rows][out] = act(x[rows][in] * W^T + bias); no scratch (ctx->scratch is not used) */
+void oc_linear_packed(const oc_ctx *ctx, const float *x, int64_t rows,
+                      const oc_linear_weights *lw, oc_act act, float *y);
+
+/* Measured FMA peak in GFLOP/s of nthreads threads running the isa's widest FMA for about
+ * `seconds` (ops/peak_avx2.c, ops/peak_avx512.c); 0 when the CPU lacks the isa. For
+ * benchmarks only (bench-ops' % of peak). */
 double oc_fma_peak_gflops(oc_isa isa, int nthreads, double seconds);
 
 /* ---- pooling (ops/pool*.c) ---------------------------------------------------------------- */

@@ -75,6 +75,11 @@ oc_graph *oc_graph_new(void)
     return g;
 }
 
+void oc_graph_set_weight_cache(oc_graph *g, struct oc_weight_cache *c)
+{
+    if (g) g->wcache = c;
+}
+
 void oc_g_plan_reset(oc_graph *g)
 {
     oc_free(g->run_ptrs);

@@ -41,6 +41,10 @@ typedef struct oc_graph oc_graph;
 
 oc_graph *oc_graph_new(void);
 void oc_graph_free(oc_graph *g);
+/* Packed weights shared with other graphs of the same model (src/weight_cache.h); the
+ * session sets the model's before calling the family's build. NULL: none. */
+struct oc_weight_cache;
+void oc_graph_set_weight_cache(oc_graph *g, struct oc_weight_cache *c);
 /* OC_OK, or the first builder failure (whose message was set with oc_error then). */
 oc_status oc_graph_status(const oc_graph *g);
 /* Record a failure from builder code (e.g. a missing weight); returns st. */
@@ -75,9 +79,13 @@ oc_tid oc_g_binary(oc_graph *g, oc_binop op, oc_tid a, oc_tid b);  /* broadcasti
 oc_tid oc_g_act(oc_graph *g, oc_act act, oc_tid x);
 oc_tid oc_g_softmax(oc_graph *g, oc_tid x, int axis);               /* axis < 0 from the end */
 oc_tid oc_g_layernorm(oc_graph *g, oc_tid x, const float *gamma, const float *beta, float eps);
-/* x [..., in] -> [..., out]; w [out][in] */
+/* x [..., in] -> [..., out]; w [out][in]. With a weight cache (graphs the session builds
+ * from a model have the model's) w is packed once per model and the node runs
+ * oc_linear_packed: w must then be the model's, unchanged while it lives. */
 oc_tid oc_g_linear(oc_graph *g, oc_tid x, const float *w, const float *bias, int in, int out,
                    oc_act act);
+/* the same with weights the caller packed (oc_linear_prepack) and keeps alive */
+oc_tid oc_g_linear_packed(oc_graph *g, oc_tid x, const oc_linear_weights *lw, oc_act act);
 /* batched matmul over equal leading dims: a [..., M, K] (or [..., K, M] if trans_a) */
 oc_tid oc_g_matmul(oc_graph *g, oc_tid a, oc_tid b, int trans_a, int trans_b);
 oc_tid oc_g_concat(oc_graph *g, const oc_tid *xs, int n, int axis);

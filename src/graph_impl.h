@@ -60,6 +60,7 @@ typedef struct {
 struct oc_graph {
     oc_status status;
     char errmsg[1024];
+    struct oc_weight_cache *wcache; /* the model's packed weights, or NULL */
 
     oc_gtensor *t;
     int nt, capt;

@@ -3,6 +3,7 @@
  * shape inference, a FLOP estimate, the scratch size and the exec function that calls the
  * kernel of ops/ops.h. (oc_g_reshape, oc_g_slice and oc_g_custom live in graph.c.) */
 #include "graph_impl.h"
+#include "weight_cache.h"
 
 #include <math.h>
 #include <string.h>
@@ -480,11 +481,20 @@ oc_tid oc_g_layernorm(oc_graph *g, oc_tid x, const float *gamma, const float *be
 /* ---------------------------------------------------------------- linear -------------- */
 
 typedef struct {
-    const float *w, *b;
+    const float *w, *b;                /* raw weights (NULL when given packed only) */
+    const oc_linear_weights *lw;       /* packed (the model's cache or the caller's), or NULL */
     int in, out;
     oc_act act;
     int64_t rows;
 } linear_params;
+
+/* packed weights run when they were packed for the isa the graph runs (the session's is the
+ * model's), or when there is nothing else; raw weights are the fallback of a graph planned
+ * for another isa (tests) */
+static int linear_use_packed(const linear_params *p, oc_isa isa)
+{
+    return p->lw && (!p->w || oc_linear_weights_isa(p->lw) == isa);
+}
 
 static void exec_linear(const oc_ctx *ctx, const oc_gnode *n, const float *const *ins,
                         const oc_shape *is, float *out, const oc_shape *os)
@@ -492,7 +502,10 @@ static void exec_linear(const oc_ctx *ctx, const oc_gnode *n, const float *const
     (void)is;
     (void)os;
     const linear_params *p = n->params;
-    oc_linear(ctx, ins[0], p->rows, p->in, p->w, p->b, p->out, p->act, out);
+    if (linear_use_packed(p, ctx->isa))
+        oc_linear_packed(ctx, ins[0], p->rows, p->lw, p->act, out);
+    else
+        oc_linear(ctx, ins[0], p->rows, p->in, p->w, p->b, p->out, p->act, out);
 }
 
 static size_t scratch_linear(const oc_gnode *n, const oc_shape *is, const oc_shape *os,
@@ -501,17 +514,43 @@ static size_t scratch_linear(const oc_gnode *n, const oc_shape *is, const oc_sha
     (void)is;
     (void)os;
     const linear_params *p = n->params;
+    if (linear_use_packed(p, isa)) return 0;
     return oc_linear_scratch_bytes(p->rows, p->in, p->out, isa, nthreads);
+}
+
+static oc_tid linear_node(oc_graph *g, oc_tid x, const float *w, const float *bias,
+                          const oc_linear_weights *lw, int in, int out, oc_act act);
+
+oc_tid oc_g_linear_packed(oc_graph *g, oc_tid x, const oc_linear_weights *lw, oc_act act)
+{
+    if (!ok(g) || !oc_g_check_tid(g, x, "linear")) return OC_NONE;
+    if (!lw) {
+        char xb[2 * SB];
+        return oc_g_failf(g, OC_ERR_INVALID_ARG, "linear on %s: NULL packed weights",
+                          tdesc(g, x, xb, sizeof xb));
+    }
+    return linear_node(g, x, NULL, NULL, lw, oc_linear_weights_in(lw),
+                       oc_linear_weights_out(lw), act);
 }
 
 oc_tid oc_g_linear(oc_graph *g, oc_tid x, const float *w, const float *bias, int in, int out,
                    oc_act act)
 {
     if (!ok(g) || !oc_g_check_tid(g, x, "linear")) return OC_NONE;
+    if (!w) {
+        char xb[2 * SB];
+        return oc_g_failf(g, OC_ERR_INVALID_ARG, "linear on %s: NULL weight",
+                          tdesc(g, x, xb, sizeof xb));
+    }
+    return linear_node(g, x, w, bias, NULL, in, out, act);
+}
+
+static oc_tid linear_node(oc_graph *g, oc_tid x, const float *w, const float *bias,
+                          const oc_linear_weights *lw, int in, int out, oc_act act)
+{
     const oc_shape *xs = &g->t[x].shape;
     char xb[2 * SB];
     tdesc(g, x, xb, sizeof xb);
-    if (!w) return oc_g_failf(g, OC_ERR_INVALID_ARG, "linear on %s: NULL weight", xb);
     if (in < 1 || out < 1)
         return oc_g_failf(g, OC_ERR_INVALID_ARG, "linear on %s: bad sizes in %d out %d", xb,
                           in, out);
@@ -527,10 +566,20 @@ oc_tid oc_g_linear(oc_graph *g, oc_tid x, const float *w, const float *bias, int
     memset(&p, 0, sizeof p);
     p.w = w;
     p.b = bias;
+    p.lw = lw;
     p.in = in;
     p.out = out;
     p.act = act;
     p.rows = oc_shape_numel(xs) / in;
+    if (!lw && g->wcache) {
+        oc_status st = oc_weight_cache_linear(g->wcache, w, bias, in, out, &p.lw);
+        if (st != OC_OK) {
+            char eb[256];
+            snprintf(eb, sizeof eb, "%s", oc_last_error());
+            return oc_g_failf(g, st, "linear on %s: packing the %d x %d weights: %s", xb, out,
+                              in, eb);
+        }
+    }
     return oc_g_add_node(g, "linear", &x, 1, os, exec_linear, scratch_linear, &p, sizeof p,
                          2.0 * (double)p.rows * in * out, 0);
 }

@@ -5,6 +5,7 @@
  * Model families are defined in src/models/ as `const oc_arch oc_arch_<name>`; they are
  * referenced weakly so the library links whichever of them exist. */
 #include "model.h"
+#include "weight_cache.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -426,6 +427,11 @@ oc_status oc_model_load(const char *path, oc_model **out)
         if (st != OC_OK) goto fail;
     }
     m->isa = oc_get_isa();
+    m->wcache = oc_weight_cache_new(m->isa);
+    if (!m->wcache) {
+        st = oc_error(OC_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     m->arch = a;
     st = a->load(m);
     if (st != OC_OK) goto fail;
@@ -442,6 +448,7 @@ void oc_model_free(oc_model *m)
     if (!m) return;
     if (m->arch && m->arch->free && m->arch_data) m->arch->free(m);
     free_names(m);
+    oc_weight_cache_free(m->wcache);
     oc_st_close(m->file);
     oc_free(m->path);
     oc_free(m);

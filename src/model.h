@@ -83,6 +83,9 @@ struct oc_model {
     int input_h, input_w; /* default input size */
     uint64_t num_params;
     oc_isa isa;           /* weights are packed for this path */
+    /* packed forms of the weights graph builders pass raw (oc_g_linear), made on the first
+     * build and shared by every session (src/weight_cache.h) */
+    struct oc_weight_cache *wcache;
 };
 
 /* COCO's 80 class names (the default names of an 80-class model; src/model.c) */

@@ -344,6 +344,7 @@ static oc_status rebuild(oc_session *s, int si, const oc_io_desc *d, int nd, con
     stage_reset_graph(st);
     oc_graph *g = oc_graph_new();
     if (!g) return oc_error(OC_ERR_NOMEM, "%s: out of memory", fn);
+    oc_graph_set_weight_cache(g, m->wcache);
     oc_status rc = m->arch->build(m, g, st->name, d, nd);
     if (rc == OC_OK) rc = oc_graph_status(g);
     if (rc != OC_OK) {

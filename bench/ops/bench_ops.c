@@ -92,7 +92,7 @@ static void row(const char *name, const char *path, int nth, double ms, double f
     if (pk > 0) snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * gfc / pk);
     char gbs[32] = "";
     if (bytes > 0) snprintf(gbs, sizeof gbs, "%6.1f GB/s", bytes / (ms * 1e6));
-    printf("%-32s %-8s %2d %9.3f %9.3f %8.1f %9.1f %7s %s\n", name, path, nth, ms, cms, gf, gfc,
+    printf("%-32s %-10s %2d %9.3f %9.3f %8.1f %9.1f %7s %s\n", name, path, nth, ms, cms, gf, gfc,
            pct, gbs);
     fflush(stdout);
 }
@@ -165,26 +165,53 @@ static void lin_run(void *p)
     oc_linear(&a->ctx, a->x, a->rows, a->in, a->w, a->b, a->out, OC_ACT_NONE, a->y);
 }
 
-static void bench_linear(int rows, int in, int out)
+typedef struct {
+    oc_ctx ctx;
+    const float *x;
+    const oc_linear_weights *lw;
+    int rows;
+    float *y;
+} linp_arg;
+
+static void linp_run(void *p)
 {
-    if (!selected("linear")) return;
+    linp_arg *a = p;
+    oc_linear_packed(&a->ctx, a->x, a->rows, a->lw, OC_ACT_NONE, a->y);
+}
+
+static void bench_linear(const char *cls, int rows, int in, int out)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s %dx%d->%d", cls, rows, in, out);
+    if (!selected(name)) return;
     float *x = oc_malloc((size_t)rows * in * 4), *w = oc_malloc((size_t)out * in * 4),
           *b = oc_malloc((size_t)out * 4), *y = oc_malloc((size_t)rows * out * 4);
     for (size_t i = 0; i < (size_t)rows * in; i++) x[i] = (float)(i % 13) * 0.01f;
     for (size_t i = 0; i < (size_t)out * in; i++) w[i] = (float)(i % 17) * 0.01f;
     for (int i = 0; i < out; i++) b[i] = 0.1f;
     double flops = 2.0 * rows * in * out;
-    char name[64];
-    snprintf(name, sizeof name, "linear %dx%d->%d", rows, in, out);
-    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+    /* "<isa>": weights prepacked once (oc_linear_packed, what graphs run); "<isa>-raw":
+     * oc_linear, which packs W^T inside every call */
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++) {
+        oc_linear_weights *lw = NULL;
+        if (oc_linear_prepack((oc_isa)isa, w, b, in, out, &lw) != OC_OK) continue;
+        char raw[32];
+        snprintf(raw, sizeof raw, "%s-raw", oc_isa_name((oc_isa)isa));
+        for (int nth = 1; nth <= 2; nth++) {
+            linp_arg pa = {{(oc_isa)isa, nth, NULL, 0}, x, lw, rows, y};
+            double ms = time_median(linp_run, &pa, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+        }
         for (int nth = 1; nth <= 2; nth++) {
             size_t sb = oc_linear_scratch_bytes(rows, in, out, (oc_isa)isa, nth);
             void *sc = oc_malloc(sb);
             lin_arg a = {{(oc_isa)isa, nth, sc, sb}, x, w, b, rows, in, out, y};
             double ms = time_median(lin_run, &a, rounds_for(flops, (oc_isa)isa));
-            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+            row(name, raw, nth, ms, flops, 0, (oc_isa)isa);
             oc_free(sc);
         }
+        oc_linear_weights_free(lw);
+    }
     oc_free(x);
     oc_free(w);
     oc_free(b);
@@ -317,17 +344,22 @@ int main(int argc, char **argv)
             printf("  %-7s %d thread%s %8.1f\n", oc_isa_name((oc_isa)isa), nth,
                    nth > 1 ? "s" : " ", g_peak[isa][nth]);
         }
-    printf("\n%-32s %-8s %2s %9s %9s %8s %9s %7s\n", "op (batch 1, float32)", "path", "th",
+    printf("\n%-32s %-10s %2s %9s %9s %8s %9s %7s\n", "op (batch 1, float32)", "path", "th",
            "wall ms", "cpu ms", "GF/s", "GF/s/core", "%peak");
     printf("---------------------------------------------------------------------------"
-           "--------------------\n");
+           "----------------------\n");
     bench_conv("conv3x3 s1 64->64 @160", 64, 64, 3, 1, 1, 160, 160, 0);
     bench_conv("conv3x3 s2 256->256 @80", 256, 256, 3, 2, 1, 80, 80, 0);
     bench_conv("conv1x1 256->128 @80", 256, 128, 1, 1, 1, 80, 80, 0);
     bench_conv("conv3x3 s1 512->512 @20", 512, 512, 3, 1, 1, 20, 20, 0);
     bench_conv("conv3x3 s2 3->32 @640", 3, 32, 3, 2, 1, 640, 640, 1);
     bench_conv("dwconv3x3 256ch @40", 256, 256, 3, 1, 256, 40, 40, 1);
-    bench_linear(4096, 256, 768);
+    bench_linear("linear tall", 65536, 96, 288);
+    bench_linear("linear tall", 4096, 256, 768);
+    bench_linear("linear tall", 2304, 384, 1536);
+    bench_linear("linear small-M", 300, 256, 1024);
+    bench_linear("linear small-M", 8, 256, 2048);
+    bench_linear("linear small-M", 1, 256, 256);
     bench_gemm(1024, 1024, 1024);
     bench_attention(4096, 4, 64);
     bench_attention(400, 4, 64);
