@@ -128,10 +128,17 @@ size_t oc_gemm_scratch_bytes(int m, int n, int k, oc_isa isa, int nthreads)
     return (size_t)nthreads * per * sizeof(float);
 }
 
+static size_t linear_rows_need(int in, oc_isa isa, int nth);
+static void linear_rows(int nth, oc_isa isa, const float *x, int64_t rows, int K, int N,
+                        const float *wp, const float *w, const float *bias, oc_act act, float *y,
+                        float *bufs);
+static size_t lin_buf_floats(int K, oc_isa isa);
+
 size_t oc_linear_scratch_bytes(int64_t rows, int in, int out, oc_isa isa, int nthreads)
 {
-    if (rows > INT32_MAX) return SIZE_MAX;
-    return oc_gemm_scratch_bytes((int)rows, out, in, isa, nthreads);
+    (void)out;
+    if (isa == OC_ISA_SCALAR || rows < 1 || in < 1) return 0;
+    return linear_rows_need(in, isa, nthreads < 1 ? 1 : nthreads);
 }
 
 /* ---- scalar reference ------------------------------------------------------------------ */
@@ -417,11 +424,23 @@ void oc_gemm_batched(const oc_ctx *ctx, int batch, int trans_a, int trans_b, int
                 b + bi * stride_b, ldb, beta, c + bi * stride_c, ldc);
 }
 
+static size_t linear_rows_need(int in, oc_isa isa, int nth)
+{
+    return (size_t)nth * lin_buf_floats(in, isa) * sizeof(float);
+}
+
 void oc_linear(const oc_ctx *ctx, const float *x, int64_t rows, int in, const float *w,
                const float *bias, int out, oc_act act, float *y)
 {
     if (!ctx || !x || !w || !y || rows < 1 || in < 1 || out < 1) return;
     int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
+    /* SIMD with scratch: the linear driver, W^T packed per (row block, column block), the
+     * input rows read in place (no packed copy of x) */
+    if (ctx->isa != OC_ISA_SCALAR && ctx->scratch && ((uintptr_t)ctx->scratch % 64) == 0 &&
+        ctx->scratch_bytes >= linear_rows_need(in, ctx->isa, nth)) {
+        linear_rows(nth, ctx->isa, x, rows, in, out, NULL, w, bias, act, y, ctx->scratch);
+        return;
+    }
     /* split very tall inputs so m fits an int */
     const int64_t chunk = 1 << 30;
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
@@ -507,42 +526,108 @@ oc_isa oc_linear_weights_isa(const oc_linear_weights *lw) { return lw ? lw->isa 
 int oc_linear_weights_in(const oc_linear_weights *lw) { return lw ? lw->in : 0; }
 int oc_linear_weights_out(const oc_linear_weights *lw) { return lw ? lw->out : 0; }
 
+/* ---- the linear driver, for prepacked W and for W packed per call ----
+ * Work items are (row block, column block) pairs. Per item and k block: the column block of
+ * W^T (kcs x ncb: L2) is either read from the prepacked panels or packed into the thread's
+ * buffer first; then each row tile's kc x MR inputs (read in place, kept in L1) meet every
+ * column panel of the block. The k blocks split as in oc_gemm (kcs depends on K only), so
+ * every element gets the same FMA sequence whichever mode, blocking or thread count. */
 typedef struct {
-    const oc_linear_weights *lw;
     const float *x;
     float *y;
+    const float *wp;   /* prepacked panels [ceil(N/NR)][K][NR], or NULL: */
+    const float *w;    /* W [N][K], packed per item into bufs */
+    const float *bias; /* [N] or NULL */
+    float *bufs;       /* per thread: buf_floats */
+    size_t buf_floats;
     int64_t rows, mcb; /* rows per row block (a multiple of MR) */
-    int mr, nr, kcs, ncb, nnb; /* ncb: columns per column block (a multiple of NR) */
+    int K, N, mr, nr, kcs, ncb, nnb; /* ncb: columns per column block (a multiple of NR) */
     oc_ukr_rows_fn ukr;
     oc_act act;
 } lin_job;
 
+/* L2-sized blocks: a row block's inputs (rows x K) and a column block of W^T (kcs x cols) */
+#define OC_LIN_A_BLOCK_BYTES (256 * 1024)
+#define OC_LIN_B_BLOCK_BYTES (512 * 1024)
+/* below this many flops a call runs on one thread: waking the other costs more */
+#define OC_LIN_MIN_PARALLEL_FLOPS 3e6
+
+static int lin_kcs(int K)
+{
+    int nkb = (K + OC_GEMM_KC - 1) / OC_GEMM_KC;
+    return (K + nkb - 1) / nkb;
+}
+
+/* floats of one thread's W^T block buffer (the largest column block lin_plan makes) */
+static size_t lin_buf_floats(int K, oc_isa isa)
+{
+    int kcs = lin_kcs(K), nr = oc_isa_nr(isa);
+    int ppb = OC_LIN_B_BLOCK_BYTES / (kcs * 4) / nr;
+    if (ppb < 1) ppb = 1;
+    return ((size_t)ppb * nr * kcs + 15) / 16 * 16;
+}
+
+/* blocking and item count for nth threads; returns the number of items */
+static int64_t lin_plan(lin_job *j, oc_isa isa, int nth)
+{
+    j->mr = oc_isa_mr(isa);
+    j->nr = oc_isa_nr(isa);
+    j->ukr = isa == OC_ISA_AVX512 ? oc_ukr_rows_avx512 : oc_ukr_rows_avx2;
+    j->kcs = lin_kcs(j->K);
+    int64_t mcb = OC_LIN_A_BLOCK_BYTES / ((int64_t)j->K * 4) / j->mr * j->mr;
+    if (mcb < j->mr) mcb = j->mr;
+    int64_t mtiles = (j->rows + j->mr - 1) / j->mr;
+    int panels = (j->N + j->nr - 1) / j->nr;
+    int ppb = OC_LIN_B_BLOCK_BYTES / (j->kcs * 4) / j->nr; /* panels per column block */
+    if (ppb < 1) ppb = 1;
+    if (ppb > panels) ppb = panels;
+    int64_t nmb = (j->rows + mcb - 1) / mcb;
+    int64_t nnb = (panels + ppb - 1) / ppb;
+    /* too few items for the threads: cut rows finer first (down to one tile), then columns */
+    if (nth > 1 && nmb * nnb < 4 * nth) {
+        int64_t want_m = (4 * nth + nnb - 1) / nnb;
+        if (want_m > mtiles) want_m = mtiles;
+        if (want_m > nmb) {
+            mcb = (mtiles + want_m - 1) / want_m * j->mr;
+            nmb = (j->rows + mcb - 1) / mcb;
+        }
+        if (nmb * nnb < 4 * nth) {
+            int64_t want_n = (4 * nth + nmb - 1) / nmb;
+            if (want_n > panels) want_n = panels;
+            ppb = (int)((panels + want_n - 1) / want_n);
+            nnb = (panels + ppb - 1) / ppb;
+        }
+    }
+    j->mcb = mcb;
+    j->ncb = ppb * j->nr;
+    j->nnb = (int)nnb;
+    return nmb * nnb;
+}
+
 static void linear_items(void *arg, int64_t i0, int64_t i1, int tid)
 {
-    (void)tid;
     const lin_job *j = arg;
-    const int K = j->lw->in, N = j->lw->out, mr = j->mr, nr = j->nr;
+    const int K = j->K, N = j->N, mr = j->mr, nr = j->nr;
+    float *buf = j->wp ? NULL : j->bufs + (size_t)tid * j->buf_floats;
+    mat_pack_ctx pc = {j->w, 1, K}; /* B(k, n) = W[n][k] */
     for (int64_t it = i0; it < i1; it++) {
         int64_t r0 = it / j->nnb * j->mcb, r1 = r0 + j->mcb < j->rows ? r0 + j->mcb : j->rows;
         int c0 = (int)(it % j->nnb) * j->ncb, c1 = c0 + j->ncb < N ? c0 + j->ncb : N;
-        /* k blocks split as in oc_gemm (kcs depends on K only): the same sums, the same
-         * results as the unpacked path, whatever the blocking of rows and columns */
         for (int k0 = 0; k0 < K; k0 += j->kcs) {
             int kc = K - k0 < j->kcs ? K - k0 : j->kcs;
             int last = k0 + kc == K;
             float beta = k0 == 0 ? 0.0f : 1.0f;
-            /* the row tile's kc x MR inputs stay in L1 across the block's column panels;
-             * the kc x ncb block of W streams from L2 */
+            if (buf) mat_pack_b(&pc, k0, kc, c0, c1 - c0, nr, buf);
             for (int64_t i = r0; i < r1; i += mr) {
                 int mrv = r1 - i < mr ? (int)(r1 - i) : mr;
                 const float *a = j->x + i * K + k0;
                 for (int jj = c0; jj < c1; jj += nr) {
                     int nrv = c1 - jj < nr ? c1 - jj : nr;
-                    const float *b = j->lw->w + (size_t)(jj / nr) * K * nr + (size_t)k0 * nr;
+                    const float *b = buf ? buf + (size_t)((jj - c0) / nr) * kc * nr
+                                         : j->wp + (size_t)(jj / nr) * K * nr + (size_t)k0 * nr;
                     float *c = j->y + i * N + jj;
                     if (last) {
-                        oc_epi e = {NULL, j->lw->bias ? j->lw->bias + jj : NULL, NULL, 0,
-                                    j->act};
+                        oc_epi e = {NULL, j->bias ? j->bias + jj : NULL, NULL, 0, j->act};
                         j->ukr(kc, a, K, b, c, N, mrv, nrv, beta, &e);
                     } else {
                         j->ukr(kc, a, K, b, c, N, mrv, nrv, beta, NULL);
@@ -553,11 +638,27 @@ static void linear_items(void *arg, int64_t i0, int64_t i1, int tid)
     }
 }
 
-/* L2-sized blocks: a row block's inputs (rows x K) and a column block of W (kcs x cols) */
-#define OC_LIN_A_BLOCK_BYTES (256 * 1024)
-#define OC_LIN_B_BLOCK_BYTES (512 * 1024)
-/* below this many flops a call runs on one thread: waking the other costs more */
-#define OC_LIN_MIN_PARALLEL_FLOPS 3e6
+static void linear_rows(int nth, oc_isa isa, const float *x, int64_t rows, int K, int N,
+                        const float *wp, const float *w, const float *bias, oc_act act, float *y,
+                        float *bufs)
+{
+    if (2.0 * (double)rows * K * N < OC_LIN_MIN_PARALLEL_FLOPS) nth = 1;
+    lin_job j;
+    memset(&j, 0, sizeof j);
+    j.x = x;
+    j.y = y;
+    j.wp = wp;
+    j.w = w;
+    j.bias = bias;
+    j.bufs = bufs;
+    j.buf_floats = lin_buf_floats(K, isa);
+    j.rows = rows;
+    j.K = K;
+    j.N = N;
+    j.act = act;
+    int64_t items = lin_plan(&j, isa, nth);
+    oc_parallel_for(nth, items, 1, linear_items, &j);
+}
 
 void oc_linear_packed(const oc_ctx *ctx, const float *x, int64_t rows,
                       const oc_linear_weights *lw, oc_act act, float *y)
@@ -565,9 +666,8 @@ void oc_linear_packed(const oc_ctx *ctx, const float *x, int64_t rows,
     if (!ctx || !x || !lw || !y || rows < 1) return;
     int nth = ctx->nthreads < 1 ? 1 : ctx->nthreads;
     const int K = lw->in, N = lw->out;
-    double flops = 2.0 * (double)rows * K * N;
-    if (flops < OC_LIN_MIN_PARALLEL_FLOPS) nth = 1;
     if (lw->isa == OC_ISA_SCALAR) {
+        if (2.0 * (double)rows * K * N < OC_LIN_MIN_PARALLEL_FLOPS) nth = 1;
         const int64_t chunk = 1 << 30;
         for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
             int m = (int)(rows - r0 < chunk ? rows - r0 : chunk);
@@ -576,46 +676,7 @@ void oc_linear_packed(const oc_ctx *ctx, const float *x, int64_t rows,
         }
         return;
     }
-    lin_job j;
-    memset(&j, 0, sizeof j);
-    j.lw = lw;
-    j.x = x;
-    j.y = y;
-    j.rows = rows;
-    j.act = act;
-    j.mr = oc_isa_mr(lw->isa);
-    j.nr = oc_isa_nr(lw->isa);
-    j.ukr = lw->isa == OC_ISA_AVX512 ? oc_ukr_rows_avx512 : oc_ukr_rows_avx2;
-    int nkb = (K + OC_GEMM_KC - 1) / OC_GEMM_KC;
-    j.kcs = (K + nkb - 1) / nkb;
-    int64_t mcb = OC_LIN_A_BLOCK_BYTES / ((int64_t)K * 4) / j.mr * j.mr;
-    if (mcb < j.mr) mcb = j.mr;
-    int64_t mtiles = (rows + j.mr - 1) / j.mr;
-    int panels = (N + j.nr - 1) / j.nr;
-    int ppb = OC_LIN_B_BLOCK_BYTES / (j.kcs * 4) / j.nr; /* panels per column block */
-    if (ppb < 1) ppb = 1;
-    if (ppb > panels) ppb = panels;
-    int64_t nmb = (rows + mcb - 1) / mcb;
-    int64_t nnb = (panels + ppb - 1) / ppb;
-    /* too few items for the threads: cut rows finer first (down to one tile), then columns */
-    if (nth > 1 && nmb * nnb < 4 * nth) {
-        int64_t want_m = (4 * nth + nnb - 1) / nnb;
-        if (want_m > mtiles) want_m = mtiles;
-        if (want_m > nmb) {
-            mcb = (mtiles + want_m - 1) / want_m * j.mr;
-            nmb = (rows + mcb - 1) / mcb;
-        }
-        if (nmb * nnb < 4 * nth) {
-            int64_t want_n = (4 * nth + nmb - 1) / nmb;
-            if (want_n > panels) want_n = panels;
-            ppb = (int)((panels + want_n - 1) / want_n);
-            nnb = (panels + ppb - 1) / ppb;
-        }
-    }
-    j.mcb = mcb;
-    j.ncb = ppb * j.nr;
-    j.nnb = (int)nnb;
-    oc_parallel_for(nth, nmb * nnb, 1, linear_items, &j);
+    linear_rows(nth, lw->isa, x, rows, K, N, lw->w, NULL, lw->bias, act, y, NULL);
 }
 
 #define OC_PEAK_MAX_THREADS 256

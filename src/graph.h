@@ -80,7 +80,8 @@ oc_tid oc_g_act(oc_graph *g, oc_act act, oc_tid x);
 oc_tid oc_g_softmax(oc_graph *g, oc_tid x, int axis);               /* axis < 0 from the end */
 oc_tid oc_g_layernorm(oc_graph *g, oc_tid x, const float *gamma, const float *beta, float eps);
 /* x [..., in] -> [..., out]; w [out][in]. With a weight cache (graphs the session builds
- * from a model have the model's) w is packed once per model and the node runs
+ * from a model have the model's) and at most 512 rows (decoders, heads: where packing W per
+ * call costs as much as the products), w is packed once per model and the node runs
  * oc_linear_packed: w must then be the model's, unchanged while it lives. */
 oc_tid oc_g_linear(oc_graph *g, oc_tid x, const float *w, const float *bias, int in, int out,
                    oc_act act);

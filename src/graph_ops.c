@@ -480,6 +480,10 @@ oc_tid oc_g_layernorm(oc_graph *g, oc_tid x, const float *gamma, const float *be
 
 /* ---------------------------------------------------------------- linear -------------- */
 
+/* linears with at most this many rows get weights packed once per model (the rest pack W^T
+ * per call; see oc_g_linear) */
+#define OC_LINEAR_PREPACK_MAX_ROWS 512
+
 typedef struct {
     const float *w, *b;                /* raw weights (NULL when given packed only) */
     const oc_linear_weights *lw;       /* packed (the model's cache or the caller's), or NULL */
@@ -571,7 +575,10 @@ static oc_tid linear_node(oc_graph *g, oc_tid x, const float *w, const float *bi
     p.out = out;
     p.act = act;
     p.rows = oc_shape_numel(xs) / in;
-    if (!lw && g->wcache) {
+    /* Few rows: pack W once per model (the per-call packing of W^T would cost about as much
+     * as the products). Many rows: W^T is packed per row block inside the call, a small
+     * share of the work, and the model keeps a single copy of the weights. */
+    if (!lw && g->wcache && p.rows <= OC_LINEAR_PREPACK_MAX_ROWS) {
         oc_status st = oc_weight_cache_linear(g->wcache, w, bias, in, out, &p.lw);
         if (st != OC_OK) {
             char eb[256];

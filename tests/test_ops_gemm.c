@@ -366,8 +366,8 @@ static void test_linear_prepack_errors(void **state)
     oc_linear_weights_free(NULL);
 }
 
-/* A graph with the model's weight cache: each linear packed once, shared by a second graph
- * (same weights, different rows), and the results equal the uncached graph's bit for bit. */
+/* A graph with the model's weight cache (few rows: packed once per model): each linear packed
+ * once, shared by a third graph (same weights, different rows), and the results equal the uncached graph's bit for bit. */
 static void test_linear_graph_cache(void **state)
 {
     (void)state;
