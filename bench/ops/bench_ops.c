@@ -47,6 +47,37 @@ static int selected(const char *name)
     return !g_filter || !*g_filter || strstr(name, g_filter) != NULL;
 }
 
+/* Per shape class summary (printed last): the best fp32 rate of our SIMD paths and, in its own
+ * column, of any path whose name contains "bf16" (the BF16 compute mode adds such rows). */
+typedef struct {
+    char name[48];
+    double fp32_gfc, bf16_gfc; /* best GF/s per core-second */
+    double fp32_gf2, bf16_gf2; /* best wall GF/s at 2 threads */
+} class_sum;
+static class_sum g_cls[32];
+static int g_ncls;
+static const char *g_class; /* the class the rows being printed belong to */
+
+static void class_note(const char *path, int nth, double gf, double gfc)
+{
+    if (!g_class) return;
+    int is_bf16 = strstr(path, "bf16") != NULL;
+    int is_fp32 = !strcmp(path, "avx2") || !strcmp(path, "avx512");
+    if (!is_bf16 && !is_fp32) return;
+    int i = 0;
+    while (i < g_ncls && strcmp(g_cls[i].name, g_class) != 0) i++;
+    if (i == g_ncls) {
+        if (g_ncls == (int)(sizeof g_cls / sizeof g_cls[0])) return;
+        memset(&g_cls[i], 0, sizeof g_cls[i]);
+        snprintf(g_cls[i].name, sizeof g_cls[i].name, "%s", g_class);
+        g_ncls++;
+    }
+    class_sum *c = &g_cls[i];
+    double *pc = is_bf16 ? &c->bf16_gfc : &c->fp32_gfc, *p2 = is_bf16 ? &c->bf16_gf2 : &c->fp32_gf2;
+    if (gfc > *pc) *pc = gfc;
+    if (nth == 2 && gf > *p2) *p2 = gf;
+}
+
 typedef void (*run_fn)(void *arg);
 
 /* median wall time in ms of `rounds` runs after one warm-up; *cpu gets the median process
@@ -94,6 +125,7 @@ static void row(const char *name, const char *path, int nth, double ms, double f
     if (bytes > 0) snprintf(gbs, sizeof gbs, "%6.1f GB/s", bytes / (ms * 1e6));
     printf("%-32s %-10s %2d %9.3f %9.3f %8.1f %9.1f %7s %s\n", name, path, nth, ms, cms, gf, gfc,
            pct, gbs);
+    class_note(path, nth, gf, gfc);
     fflush(stdout);
 }
 
@@ -113,10 +145,11 @@ static void conv_run(void *p)
     oc_conv2d(&a->ctx, &a->d, a->w, a->x, a->n, a->h, a->wd, a->y, NULL);
 }
 
-static void bench_conv(const char *name, int cin, int cout, int k, int s, int groups, int h,
-                       int w, int small)
+static void bench_conv(const char *cls, const char *name, int cin, int cout, int k, int s,
+                       int groups, int h, int w, int small)
 {
     if (!selected(name)) return;
+    g_class = cls;
     oc_conv2d_desc d = {cin, cout, k, k, groups, s, s, k / 2, k / 2, k / 2, k / 2, 1, 1,
                         OC_ACT_SILU};
     int oh, ow;
@@ -184,6 +217,7 @@ static void bench_linear(const char *cls, int rows, int in, int out)
     char name[64];
     snprintf(name, sizeof name, "%s %dx%d->%d", cls, rows, in, out);
     if (!selected(name)) return;
+    g_class = cls;
     float *x = oc_malloc((size_t)rows * in * 4), *w = oc_malloc((size_t)out * in * 4),
           *b = oc_malloc((size_t)out * 4), *y = oc_malloc((size_t)rows * out * 4);
     for (size_t i = 0; i < (size_t)rows * in; i++) x[i] = (float)(i % 13) * 0.01f;
@@ -255,6 +289,7 @@ static void bench_gemm(int m, int n, int k)
     double flops = 2.0 * m * n * (double)k;
     char name[64];
     snprintf(name, sizeof name, "sgemm %dx%dx%d", m, n, k);
+    g_class = "sgemm square";
     for (int nth = 1; nth <= 2; nth++) {
         openblas_set_num_threads(nth);
         blas_arg ba = {m, n, k, a, b, c};
@@ -267,6 +302,49 @@ static void bench_gemm(int m, int n, int k)
             void *sc = oc_malloc(sb);
             gemm_arg ga = {{(oc_isa)isa, nth, sc, sb}, m, n, k, a, b, c};
             double ms = time_median(gemm_run, &ga, rounds_for(flops, (oc_isa)isa));
+            row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
+            oc_free(sc);
+        }
+    oc_free(a);
+    oc_free(b);
+    oc_free(c);
+}
+
+/* ---- batched GEMM (attention-like: per head Q K^T, then P V) ---- */
+typedef struct {
+    oc_ctx ctx;
+    int batch, m, n, k, tb;
+    const float *a, *b;
+    float *c;
+} bgemm_arg;
+
+static void bgemm_run(void *p)
+{
+    bgemm_arg *a = p;
+    int64_t ldb = a->tb ? a->k : a->n;
+    oc_gemm_batched(&a->ctx, a->batch, 0, a->tb, a->m, a->n, a->k, 1.0f, a->a, a->k,
+                    (int64_t)a->m * a->k, a->b, ldb, (int64_t)a->k * a->n, 0.0f, a->c, a->n,
+                    (int64_t)a->m * a->n);
+}
+
+static void bench_gemm_batched(int batch, int m, int n, int k, int tb)
+{
+    char name[64];
+    snprintf(name, sizeof name, "bgemm %dx(%dx%dx%d)%s", batch, m, n, k, tb ? " B^T" : "");
+    if (!selected(name)) return;
+    g_class = "batched GEMM (attention-like)";
+    size_t an = (size_t)batch * m * k, bn = (size_t)batch * k * n, cn = (size_t)batch * m * n;
+    float *a = oc_malloc(an * 4), *b = oc_malloc(bn * 4), *c = oc_malloc(cn * 4);
+    for (size_t i = 0; i < an; i++) a[i] = (float)(i % 11) * 0.01f;
+    for (size_t i = 0; i < bn; i++) b[i] = (float)(i % 7) * 0.01f;
+    double flops = 2.0 * batch * m * n * (double)k;
+    for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
+        for (int nth = 1; nth <= 2; nth++) {
+            /* what the graph gives a batched matmul: scratch for nth whole matrices */
+            size_t sb = oc_gemm_scratch_bytes(m, n, k, (oc_isa)isa, nth);
+            void *sc = sb ? oc_malloc(sb) : NULL;
+            bgemm_arg ga = {{(oc_isa)isa, nth, sc, sb}, batch, m, n, k, tb, a, b, c};
+            double ms = time_median(bgemm_run, &ga, rounds_for(flops, (oc_isa)isa));
             row(name, oc_isa_name((oc_isa)isa), nth, ms, flops, 0, (oc_isa)isa);
             oc_free(sc);
         }
@@ -311,6 +389,7 @@ static void bench_attention(int tokens, int heads, int dim)
     double flops = 4.0 * heads * (double)tokens * tokens * dim; /* QK^T and PV */
     char name[64];
     snprintf(name, sizeof name, "attention %d tok %dx%d", tokens, heads, dim);
+    g_class = NULL; /* not a GEMM shape class: rows only */
     for (int isa = 1; isa <= (int)oc_cpu_best_isa(); isa++)
         for (int nth = 1; nth <= 2; nth++) {
             size_t sb = oc_attention_scratch_bytes(&d, (oc_isa)isa, nth);
@@ -348,12 +427,13 @@ int main(int argc, char **argv)
            "wall ms", "cpu ms", "GF/s", "GF/s/core", "%peak");
     printf("---------------------------------------------------------------------------"
            "----------------------\n");
-    bench_conv("conv3x3 s1 64->64 @160", 64, 64, 3, 1, 1, 160, 160, 0);
-    bench_conv("conv3x3 s2 256->256 @80", 256, 256, 3, 2, 1, 80, 80, 0);
-    bench_conv("conv1x1 256->128 @80", 256, 128, 1, 1, 1, 80, 80, 0);
-    bench_conv("conv3x3 s1 512->512 @20", 512, 512, 3, 1, 1, 20, 20, 0);
-    bench_conv("conv3x3 s2 3->32 @640", 3, 32, 3, 2, 1, 640, 640, 1);
-    bench_conv("dwconv3x3 256ch @40", 256, 256, 3, 1, 256, 40, 40, 1);
+    bench_conv("conv 1x1", "conv1x1 256->128 @80", 256, 128, 1, 1, 1, 80, 80, 0);
+    bench_conv("conv 1x1", "conv1x1 512->256 @20", 512, 256, 1, 1, 1, 20, 20, 0);
+    bench_conv("conv 3x3 s1", "conv3x3 s1 64->64 @160", 64, 64, 3, 1, 1, 160, 160, 0);
+    bench_conv("conv 3x3 s1", "conv3x3 s1 512->512 @20", 512, 512, 3, 1, 1, 20, 20, 0);
+    bench_conv("conv 3x3 s2", "conv3x3 s2 256->256 @80", 256, 256, 3, 2, 1, 80, 80, 0);
+    bench_conv("conv 3x3 s2 (stem)", "conv3x3 s2 3->32 @640", 3, 32, 3, 2, 1, 640, 640, 1);
+    bench_conv("depthwise 3x3", "dwconv3x3 256ch @40", 256, 256, 3, 1, 256, 40, 40, 1);
     bench_linear("linear tall", 65536, 96, 288);
     bench_linear("linear tall", 4096, 256, 768);
     bench_linear("linear tall", 2304, 384, 1536);
@@ -361,8 +441,32 @@ int main(int argc, char **argv)
     bench_linear("linear small-M", 8, 256, 2048);
     bench_linear("linear small-M", 1, 256, 256);
     bench_gemm(1024, 1024, 1024);
+    bench_gemm_batched(8, 1024, 1024, 64, 1);
+    bench_gemm_batched(64, 49, 49, 32, 1);
     bench_attention(4096, 4, 64);
     bench_attention(400, 4, 64);
+    double pk1 = g_peak[oc_cpu_best_isa()][1], pk2 = g_peak[oc_cpu_best_isa()][2];
+    printf("\nPer shape class (best of our %s/avx2 paths; bf16: rows whose path names bf16)\n",
+           oc_isa_name(oc_cpu_best_isa()));
+    printf("%-32s %10s %7s %10s %7s | %10s %7s %10s %7s\n", "class", "fp32 GF/s", "%peak2",
+           "fp32 /core", "%peak1", "bf16 GF/s", "%peak2", "bf16 /core", "%peak1");
+    for (int i = 0; i < g_ncls; i++) {
+        const class_sum *c = &g_cls[i];
+        char b2[16] = "-", b2p[16] = "-", bc[16] = "-", bcp[16] = "-";
+        if (c->bf16_gfc > 0) {
+            snprintf(b2, sizeof b2, "%.1f", c->bf16_gf2);
+            snprintf(b2p, sizeof b2p, "%.1f%%", pk2 > 0 ? 100 * c->bf16_gf2 / pk2 : 0);
+            snprintf(bc, sizeof bc, "%.1f", c->bf16_gfc);
+            snprintf(bcp, sizeof bcp, "%.1f%%", pk1 > 0 ? 100 * c->bf16_gfc / pk1 : 0);
+        }
+        printf("%-32s %10.1f %6.1f%% %10.1f %6.1f%% | %10s %7s %10s %7s\n", c->name, c->fp32_gf2,
+               pk2 > 0 ? 100 * c->fp32_gf2 / pk2 : 0, c->fp32_gfc,
+               pk1 > 0 ? 100 * c->fp32_gfc / pk1 : 0, b2, b2p, bc, bcp);
+    }
+    printf("GF/s: best wall-clock rate at 2 threads, %%peak2 of the 2-thread FMA peak; /core: best "
+           "rate per\ncore-second of CPU time (1 or 2 threads), %%peak1 of the 1-thread peak. "
+           "Both against the fp32\npeak of the best isa (bf16 dot products can reach twice "
+           "it).\n");
     printf("\nwall ms: median wall-clock time of several rounds after a warm-up; GF/s from it.\n"
            "cpu ms: median process CPU time of the same rounds, all threads (the machine is "
            "shared:\nwall time includes slices lost to other jobs); GF/s/core = flops / cpu "
